@@ -1,0 +1,58 @@
+"""Compare samplers at equal compute with one sweep, and print the README's results table.
+
+    python scripts/compare_samplers.py                       # DNA / enhancer, 64 samples, M = N = 10
+    python scripts/compare_samplers.py --samplers ancestral,svdd reward=motifs num_samples=128
+
+Runs `svdd run -m sampler=...` (extra arguments are passed through as overrides), then reads every
+run's summary.json and writes results.md next to the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+COLUMNS = ("sampler", "reward median", "reward top-10%", "held-out median", "held-out top-10%",
+           "log-lik median", "NFE / sample", "wall s")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def table(summaries: list[dict]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for s in summaries:
+        r, e, ll = s["reward"], s["evaluation_reward"], s["naturalness"]["log_likelihood"]
+        lines.append("| " + " | ".join([
+            s["choices"]["sampler"], fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(e["top10"]),
+            fmt(ll["median"], 1), f"{s['nfe_per_sample']:.0f}", f"{s['wall_s']:.0f}"]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samplers", default="ancestral,best_of_n,svdd")
+    p.add_argument("--out", type=Path, default=Path("multirun") / f"compare-{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    args, overrides = p.parse_known_args()
+    command = [sys.executable, "-m", "svdd_cli.cli", "run", "-m", f"sampler={args.samplers}",
+               f"hydra.sweep.dir={args.out}", *overrides]
+    print("$ " + " ".join(command[2:]), flush=True)
+    subprocess.run(command, check=True)
+    order = args.samplers.split(",")
+    summaries = sorted((json.loads(f.read_text()) for f in args.out.glob("*/summary.json")),
+                       key=lambda s: order.index(s["choices"]["sampler"]))
+    s0 = summaries[0]
+    header = (f"{s0['choices']['domain']} / {s0['choices']['reward']}, {s0['num_samples']} samples, seed {s0['seed']}, "
+              f"device {s0['device']}; overrides: {' '.join(overrides) or 'none'}")
+    text = header + "\n\n" + table(summaries) + "\n"
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The contract every model, reward and sampler speaks (DESIGN.md), and the compute counters.
+
+A sampler only talks to `DiffusionModel` and `Reward`. `CountedModel` / `CountedReward` wrap them
+to count network evaluations (rows through the network) and reward calls (samples scored), and
+to split big network batches into chunks of `max_batch` rows to bound memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One network evaluation at x_t (all rows share the time t)."""
+
+    x_t: Tensor  # (B, ...) current state
+    t: float  # its time, 1 = pure noise / all masked, 0 = clean
+    x0: Tensor  # (B, ...) predicted clean sample in x_t's space
+    output: Tensor  # (B, ...) what propose() consumes: log-probs (masked) / eps (Gaussian)
+
+    def repeat(self, m: int) -> Prediction:
+        """Each row repeated m times in place: (B, ...) -> (B*m, ...)."""
+        return Prediction(self.x_t.repeat_interleave(m, dim=0), self.t,
+                          self.x0.repeat_interleave(m, dim=0), self.output.repeat_interleave(m, dim=0))
+
+    def take(self, rows: Tensor) -> Prediction:
+        """The rows with the given indices: (B, ...) -> (len(rows), ...)."""
+        return Prediction(self.x_t[rows], self.t, self.x0[rows], self.output[rows])
+
+    @staticmethod
+    def cat(parts: Sequence[Prediction]) -> Prediction:
+        """Stack predictions made at the same time along the batch dimension."""
+        return Prediction(
+            torch.cat([p.x_t for p in parts]), parts[0].t,
+            torch.cat([p.x0 for p in parts]), torch.cat([p.output for p in parts]),
+        )
+
+
+class DiffusionModel(Protocol):
+    """A pre-trained diffusion model seen as a kernel p(x_s | x_t) plus a denoiser."""
+
+    device: torch.device
+
+    def timesteps(self) -> Sequence[float]:
+        """Descending times from 1 (x_T) to 0 (clean); a sampling step goes from one to the next."""
+
+    def init(self, n: int, generator: torch.Generator) -> Tensor:
+        """x_T for n samples: (n, ...)."""
+
+    def predict(self, x_t: Tensor, t: float) -> Prediction:
+        """The only network call: (B, ...) -> Prediction."""
+
+    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
+        """x_s ~ p_pre(. | x_t) for every row of pred: (B, ...); no network call."""
+
+    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
+        """log p_pre(x_s | x_t): (B,)."""
+
+    def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
+        """One draw of a clean sample from the denoiser at x_t (pred.x0 when it is deterministic)."""
+
+    def decode(self, x: Tensor) -> list[Any]:
+        """Clean samples (B, ...) -> what rewards and files take (strings, images)."""
+
+    def log_likelihood(self, x0: Tensor, generator: torch.Generator) -> Tensor:
+        """Naturalness: a lower bound on log p_pre(x0) in nats, (B,)."""
+
+
+class Reward(Protocol):
+    """Higher is better; a sample it cannot score gets a penalty value, never an exception."""
+
+    domains: tuple[str, ...]  # domains whose samples it can score
+
+    def __call__(self, samples: list[Any]) -> Tensor:
+        """Decoded batch -> (B,) float32 on the CPU."""
+
+
+Trace = Callable[[dict[str, Any]], None]  # receives one record per sampling step
+
+
+class Sampler(Protocol):
+    """An inference-time algorithm: draws n finished samples of `model` steered by `reward`."""
+
+    def sample(
+        self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator, trace: Trace
+    ) -> Tensor:
+        """Returns (n, ...) clean samples in the model's space."""
+
+
+@dataclass
+class Counters:
+    """Compute spent: network evaluations (rows), reward calls (samples scored), wall seconds."""
+
+    nfe: int = 0
+    reward_calls: int = 0
+    wall_s: float = 0.0
+    _started: float = field(default=0.0, repr=False)
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def stop(self) -> None:
+        self.wall_s += time.perf_counter() - self._started
+
+
+class CountedModel:
+    """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows."""
+
+    def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int) -> None:
+        self.inner, self.counters, self.max_batch = model, counters, max_batch
+        self.device = model.device
+
+    def predict(self, x_t: Tensor, t: float) -> Prediction:
+        self.counters.nfe += x_t.shape[0]
+        if x_t.shape[0] <= self.max_batch:
+            return self.inner.predict(x_t, t)
+        return Prediction.cat([self.inner.predict(chunk, t) for chunk in x_t.split(self.max_batch)])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class CountedReward:
+    """A Reward that counts how many samples it scored."""
+
+    def __init__(self, reward: Reward, counters: Counters) -> None:
+        self.inner, self.counters = reward, counters
+        self.domains = reward.domains
+
+    def __call__(self, samples: list[Any]) -> Tensor:
+        self.counters.reward_calls += len(samples)
+        return self.inner(samples)

@@ -1,0 +1,155 @@
+"""MDLM-style masked (absorbing-state) diffusion over a small alphabet, plus its CNN denoiser.
+
+Forward process: each token is masked independently with probability 1 - alpha_t, log-linear
+schedule alpha_t = 1 - (1 - eps) t (Sahoo et al. 2024, MDLM). "subs" parameterisation: the denoiser
+never predicts the mask, and unmasked tokens are carried over unchanged. Reverse step t -> s < t,
+for a masked position (MDLM eq. 7):
+    p(x_s = v) = (alpha_s - alpha_t) / (1 - alpha_t) * p_theta(x_0 = v | x_t),
+    p(x_s = mask) = (1 - alpha_s) / (1 - alpha_t).
+Tokens are 0..V-1 for the alphabet and V for the mask.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from svdd_cli.checkpoint import load_folder, load_module, resolve_device
+from svdd_cli.core import Prediction
+
+
+class ConvDenoiser(nn.Module):
+    """Residual dilated 1-D CNN: tokens (B, L) in 0..V -> logits (B, L, V+1).
+
+    Pre-norm residual blocks h += conv(gelu(norm(h))) with dilations 1, 2, 4, 8, 1, 2, ...
+    (fast on CPUs, where it trains ~6x faster than a transformer of the same size)."""
+
+    def __init__(self, vocab_size: int, channels: int = 128, layers: int = 6, kernel_size: int = 5) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size + 1, channels)
+        dilations = [2 ** (i % 4) for i in range(layers)]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel_size, padding=d * (kernel_size // 2), dilation=d)
+            for d in dilations)
+        self.norms = nn.ModuleList(nn.GroupNorm(1, channels) for _ in dilations)
+        self.head = nn.Conv1d(channels, vocab_size + 1, 1)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        h = self.embed(tokens).transpose(1, 2)  # (B, C, L)
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + conv(nn.functional.gelu(norm(h)))
+        return self.head(h).transpose(1, 2)
+
+
+class MaskedDiffusion:
+    """The masked diffusion kernel around a denoiser; implements core.DiffusionModel."""
+
+    def __init__(self, denoiser: nn.Module, alphabet: str, length: int, num_steps: int = 100,
+                 eps: float = 1e-3, device: torch.device | str = "cpu") -> None:
+        self.denoiser, self.alphabet, self.length = denoiser, alphabet, length
+        self.num_steps, self.eps = num_steps, eps
+        self.mask_id = len(alphabet)
+        self.device = torch.device(device)
+        self.denoiser.to(self.device)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto") -> MaskedDiffusion:
+        """Load a folder written by scripts/train_masked_diffusion.py."""
+        config, state = load_folder(path)
+        denoiser = load_module(ConvDenoiser(len(config["alphabet"]), **config["backbone"]), state, path)
+        return cls(denoiser, config["alphabet"], config["length"], num_steps, config.get("eps", 1e-3),
+                   resolve_device(device))
+
+    def alpha(self, t: float | Tensor) -> float | Tensor:
+        """Probability that a token is still unmasked at time t."""
+        return 1 - (1 - self.eps) * t
+
+    def timesteps(self) -> list[float]:
+        return torch.linspace(1.0, 0.0, self.num_steps + 1).tolist()
+
+    def init(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.full((n, self.length), self.mask_id, dtype=torch.long, device=self.device)
+
+    def denoiser_log_probs(self, x_t: Tensor) -> Tensor:
+        """log p_theta(x_0 | x_t) over the alphabet, mask excluded: (B, L) -> (B, L, V+1)."""
+        logits = self.denoiser(x_t).float()
+        is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.mask_id
+        return logits.masked_fill(is_mask, -math.inf).log_softmax(-1)
+
+    @torch.inference_mode()
+    def predict(self, x_t: Tensor, t: float) -> Prediction:
+        """log p_theta(x_0 | x_t) with the subs parameterisation; x0 = argmax fill of masked positions."""
+        log_probs = self.denoiser_log_probs(x_t)
+        masked = x_t == self.mask_id
+        carried = torch.full_like(log_probs, -math.inf).scatter_(-1, x_t.unsqueeze(-1), 0.0)
+        log_probs = torch.where(masked.unsqueeze(-1), log_probs, carried)
+        x0 = torch.where(masked, log_probs.argmax(-1), x_t)
+        return Prediction(x_t=x_t, t=t, x0=x0, output=log_probs)
+
+    def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
+        """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1)."""
+        a_t, a_s = self.alpha(pred.t), self.alpha(s)
+        unmask = math.log((a_s - a_t) / (1 - a_t))
+        stay = math.log((1 - a_s) / (1 - a_t)) if a_s < 1 else -math.inf
+        logq = pred.output + unmask
+        logq[..., self.mask_id] = stay
+        masked = (pred.x_t == self.mask_id).unsqueeze(-1)
+        return torch.where(masked, logq, pred.output)  # unmasked rows of output are one-hot: carried over
+
+    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
+        return _gumbel_argmax(self.transition_log_probs(pred, s), generator)
+
+    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
+        logq = self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1)
+        return logq.sum(-1)
+
+    def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
+        return _gumbel_argmax(pred.output, generator)
+
+    def decode(self, x: Tensor) -> list[str]:
+        """Token rows (B, L) -> strings; a leftover mask shows as 'N'."""
+        table = torch.tensor(list((self.alphabet + "N").encode()), dtype=torch.uint8)
+        chars = table[x.cpu()].numpy()
+        return [row.tobytes().decode() for row in chars]
+
+    def encode(self, sequences: list[str]) -> Tensor:
+        """Strings over the alphabet -> token rows (B, L) on the model's device."""
+        lookup = torch.full((256,), -1, dtype=torch.long)
+        lookup[list(self.alphabet.encode())] = torch.arange(len(self.alphabet))
+        raw = torch.tensor([list(s.encode()) for s in sequences], dtype=torch.long)
+        tokens = lookup[raw]
+        if (tokens < 0).any():
+            raise ValueError(f"sequence has a letter outside {self.alphabet}")
+        return tokens.to(self.device)
+
+    def nelbo(self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Continuous-time NELBO integrand at times t (B,): sum over masked positions of
+        -log p_theta(x_0 | x_t) weighted by -alpha'_t / (1 - alpha_t) = 1 / t (log-linear). (B,) nats."""
+        mask_prob = (1 - self.alpha(t)).unsqueeze(-1)
+        u = torch.rand(x0.shape, generator=generator, device=x0.device)
+        x_t = torch.where(u < mask_prob, self.mask_id, x0)
+        nll = -self.denoiser_log_probs(x_t).gather(-1, x0.unsqueeze(-1)).squeeze(-1)
+        return (nll * (x_t == self.mask_id)).sum(-1) / t
+
+    @torch.inference_mode()
+    def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:
+        """ELBO lower bound on log p(x0) in nats, Monte Carlo over `draws` stratified times: (B,)."""
+        n = x0.shape[0]
+        total = torch.zeros(n, device=x0.device)
+        for k in range(draws):
+            t = (k + torch.rand(n, generator=generator, device=x0.device)) / draws
+            total += self.nelbo(x0, t.clamp_min(1e-4), generator)
+        return -total / draws
+
+    def describe(self) -> dict[str, Any]:
+        return {"alphabet": self.alphabet, "length": self.length, "num_steps": self.num_steps}
+
+
+def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
+    """One categorical draw per position from log-probs (..., V) via the Gumbel-max trick."""
+    u = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
+    return (log_probs - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)

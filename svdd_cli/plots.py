@@ -1,0 +1,50 @@
+"""Run plots (matplotlib, PNG): reward distribution against the pre-trained model's, reward along steps."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def reward_histogram(rewards: list[float], reference: list[float], label: str, path: Path) -> None:
+    """Histogram of this run's rewards over the reference (ancestral) rewards."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = 30
+    if reference:
+        ax.hist(reference, bins=bins, alpha=0.5, density=True, label=f"pre-trained (n={len(reference)})")
+    ax.hist(rewards, bins=bins, alpha=0.6, density=True, label=f"{label} (n={len(rewards)})")
+    ax.set_xlabel("reward")
+    ax.set_ylabel("density")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def reward_along_steps(trace: list[dict[str, Any]], path: Path) -> bool:
+    """Mean / max reward of x0-hat over candidates at each step, averaged over batches.
+    Returns False (and writes nothing) when the sampler traced no values (e.g. ancestral)."""
+    by_step: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for record in trace:
+        if "value_mean" in record and isinstance(record["step"], int):
+            by_step[record["step"]].append(record)
+    if not by_step:
+        return False
+    steps = sorted(by_step)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("value_mean", "mean over candidates"), ("value_max", "max over candidates"),
+                       ("kept_mean", "kept candidates")):
+        ax.plot(steps, [sum(r[key] for r in by_step[s]) / len(by_step[s]) for s in steps], label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("reward of x0-hat")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True
