@@ -6,6 +6,10 @@ chr1/chr2; model selection on chr1; test NELBO on chr2):
     python scripts/prepare_dna.py
     python scripts/train_masked_diffusion.py --data data/dna --alphabet ACGT --out checkpoints/dna_mdlm
 
+Data: <data>/{train,valid,test}.tsv with a `sequence` column, all of one length. With --alphabet every
+letter is a token; with --vocab FILE (one token per line) sequences are space-separated tokens
+(e.g. SELFIES symbols padded to a fixed length).
+
 Loss: MDLM's continuous-time NELBO (svdd_cli.models.masked.MaskedDiffusion.nelbo), antithetic times.
 """
 
@@ -21,12 +25,13 @@ from pathlib import Path
 import torch
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.models.masked import MaskedDiffusion, ConvDenoiser
+from svdd_cli.models.masked import ConvDenoiser, MaskedDiffusion
 
 
-def read_sequences(path: Path) -> list[str]:
+def read_sequences(path: Path, tokenized: bool) -> list[list[str]] | list[str]:
     with open(path) as f:
-        return [row["sequence"] for row in csv.DictReader(f, delimiter="\t")]
+        rows = [row["sequence"] for row in csv.DictReader(f, delimiter="\t")]
+    return [row.split() for row in rows] if tokenized else rows
 
 
 @torch.no_grad()
@@ -44,7 +49,9 @@ def evaluate(model: MaskedDiffusion, tokens: torch.Tensor, draws: int, seed: int
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with train/valid/test.tsv")
-    p.add_argument("--alphabet", required=True)
+    vocab = p.add_mutually_exclusive_group(required=True)
+    vocab.add_argument("--alphabet", help="one-letter tokens, e.g. ACGT")
+    vocab.add_argument("--vocab", type=Path, help="file with one token per line")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--batch-size", type=int, default=128)
@@ -56,10 +63,12 @@ def main() -> None:
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
-    splits = {name: read_sequences(args.data / f"{name}.tsv") for name in ("train", "valid", "test")}
+    tokens_list = list(args.alphabet) if args.alphabet else args.vocab.read_text().split()
+    splits = {name: read_sequences(args.data / f"{name}.tsv", args.vocab is not None)
+              for name in ("train", "valid", "test")}
     length = len(splits["train"][0])
     backbone = {"channels": args.channels, "layers": args.layers, "kernel_size": args.kernel_size}
-    model = MaskedDiffusion(ConvDenoiser(len(args.alphabet), **backbone), args.alphabet, length)
+    model = MaskedDiffusion(ConvDenoiser(len(tokens_list), **backbone), tokens_list, length)
     tokens = {name: model.encode(seqs) for name, seqs in splits.items()}
     n_params = sum(p.numel() for p in model.denoiser.parameters())
     print(f"{n_params / 1e6:.2f}M parameters; " + ", ".join(f"{k}={len(v)}" for k, v in tokens.items()))
@@ -71,7 +80,7 @@ def main() -> None:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1, (i + 1) / warmup) * 0.5 * (
         1 + math.cos(math.pi * min(i, total_steps) / total_steps)))
     model.denoiser.train()
-    config = {"alphabet": args.alphabet, "length": length, "eps": model.eps, "backbone": backbone}
+    config = {"vocab": tokens_list, "length": length, "eps": model.eps, "backbone": backbone}
     best, start = math.inf, time.time()
     for epoch in range(args.epochs):
         order = torch.randperm(len(tokens["train"]))

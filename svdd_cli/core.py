@@ -8,8 +8,10 @@ to split big network batches into chunks of `max_batch` rows to bound memory.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -79,6 +81,24 @@ class Reward(Protocol):
 
     def __call__(self, samples: list[Any]) -> Tensor:
         """Decoded batch -> (B,) float32 on the CPU."""
+
+
+class Domain(Protocol):
+    """What a kind of sample is: how it is checked, tabulated, saved and judged for naturalness."""
+
+    name: str
+
+    def check_model(self, model: DiffusionModel) -> None:
+        """Raise UserError when the model does not generate this domain's samples."""
+
+    def columns(self, ids: list[str], samples: list[Any], folder: Path) -> dict[str, list[Any]]:
+        """samples.csv columns for a batch, the sample itself first; may write per-sample files (images)."""
+
+    def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        """Rewrite the domain's native file(s) (FASTA, SDF, image grid) from all rows so far."""
+
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        """Run-level naturalness figures for summary.json (GC content, validity, ...)."""
 
 
 Trace = Callable[[dict[str, Any]], None]  # receives one record per sampling step

@@ -16,8 +16,8 @@ from svdd_cli.errors import UserError
 class RunFolder:
     """Writes one run's outputs; every finished batch is on disk before the next one starts."""
 
-    def __init__(self, folder: Path, sample_column: str) -> None:
-        self.folder, self.sample_column = folder, sample_column
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self.trace_file = open(folder / "trace.jsonl", "a")

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from svdd_cli import plots
-from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Reward, Sampler
+from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Domain, Reward, Sampler
 from svdd_cli.errors import UserError
 from svdd_cli.outputs import RunFolder, describe
 from svdd_cli.samplers.ancestral import Ancestral
@@ -23,7 +23,7 @@ from svdd_cli.samplers.ancestral import Ancestral
 
 @dataclass
 class Parts:
-    domain: Any
+    domain: Domain
     model: DiffusionModel
     reward: Reward
     evaluation: Reward | None
@@ -44,9 +44,7 @@ def build(cfg: DictConfig) -> Parts:
     if domain.name not in reward.domains:
         raise UserError(f"reward={choice} scores {'/'.join(reward.domains)} samples, not domain={domain.name} "
                         "(pick a reward of this domain: `svdd run --help` lists them)")
-    if getattr(model, "alphabet", domain.alphabet) != domain.alphabet:
-        raise UserError(f"model {cfg.model.get('path')} uses alphabet {model.alphabet}, "
-                        f"domain={domain.name} expects {domain.alphabet}")
+    domain.check_model(model)
     evaluation = _instantiate(evaluation_cfg, "reward.evaluation") if evaluation_cfg else None
     return Parts(domain, model, reward, evaluation, _instantiate(cfg.sampler, "sampler"))
 
@@ -67,7 +65,7 @@ def run(cfg: DictConfig) -> float:
     """Sample cfg.num_samples outputs, write the run folder, return the median reward."""
     parts = build(cfg)
     folder = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.output_dir)
-    out = RunFolder(folder, sample_column="sequence")
+    out = RunFolder(folder)
     counters = Counters()
     model = CountedModel(parts.model, counters, cfg.max_batch)
     reward = CountedReward(parts.reward, counters)
@@ -92,11 +90,10 @@ def run(cfg: DictConfig) -> float:
                 counters.start()
                 x = parts.sampler.sample(model, reward, n, generator, trace)
                 counters.stop()
-                rows = score_batch(parts, x, generator, first_id=b * cfg.batch_size, draws=cfg.likelihood_draws)
+                rows = score_batch(parts, x, generator, b * cfg.batch_size, cfg.likelihood_draws, folder)
                 out.add_rows(rows)
                 rewards.extend(r["reward"] for r in rows)
-                parts.domain.write_native(folder, [r["id"] for r in out.rows],
-                                          [r["sequence"] for r in out.rows], [r["reward"] for r in out.rows])
+                parts.domain.write_native(folder, out.rows)
                 progress.advance(batches)
         except KeyboardInterrupt:
             status = "interrupted"
@@ -114,16 +111,16 @@ def run(cfg: DictConfig) -> float:
     return summary["reward"]["median"]
 
 
-def score_batch(parts: Parts, x: torch.Tensor, generator: torch.Generator, first_id: int, draws: int
-                ) -> list[dict[str, Any]]:
-    """One samples.csv row per finished sample: reward, evaluation reward, log-likelihood, properties."""
+def score_batch(parts: Parts, x: torch.Tensor, generator: torch.Generator, first_id: int, draws: int,
+                folder: Path) -> list[dict[str, Any]]:
+    """One samples.csv row per finished sample: the domain's columns, rewards, log-likelihood."""
     samples = parts.model.decode(x)
-    reward = parts.reward(samples).tolist()
-    evaluation = parts.evaluation(samples).tolist() if parts.evaluation else [None] * len(samples)
-    loglik = parts.model.log_likelihood(x, generator, draws=draws).tolist()
-    props = parts.domain.properties(samples)
-    return [{"id": f"s{first_id + i:05d}", "sequence": s, "reward": reward[i], "evaluation_reward": evaluation[i],
-             "log_likelihood": loglik[i], **{k: v[i] for k, v in props.items()}} for i, s in enumerate(samples)]
+    ids = [f"s{first_id + i:05d}" for i in range(len(samples))]
+    columns = {"id": ids, **parts.domain.columns(ids, samples, folder),
+               "reward": parts.reward(samples).tolist(),
+               "evaluation_reward": parts.evaluation(samples).tolist() if parts.evaluation else [None] * len(ids),
+               "log_likelihood": parts.model.log_likelihood(x, generator, draws=draws).tolist()}
+    return [{k: v[i] for k, v in columns.items()} for i in range(len(ids))]
 
 
 def reference_rewards(parts: Parts, cfg: DictConfig) -> list[float]:
@@ -149,7 +146,8 @@ def summarise(cfg: DictConfig, parts: Parts, rows: list[dict[str, Any]], referen
         "reward": describe([r["reward"] for r in rows]),
         "evaluation_reward": describe(evaluation),
         "reference_reward": describe(reference),
-        "naturalness": {"log_likelihood": describe(loglik)},
+        "naturalness": {"log_likelihood": describe(loglik), **parts.domain.metrics(rows)},
+        "oracle": parts.reward.stats() if hasattr(parts.reward, "stats") else {},
         "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
         "reward_calls": counters.reward_calls, "wall_s": counters.wall_s,
         "device": f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 
 from tests.conftest import log_uniform, table_model
@@ -12,7 +14,7 @@ def test_unmasked_tokens_never_change_and_nothing_is_masked_at_the_end():
     gen = torch.Generator().manual_seed(0)
     x = model.init(32, gen)
     times = model.timesteps()
-    for t, s in zip(times[:-1], times[1:]):
+    for t, s in pairwise(times):
         x_s = model.propose(model.predict(x, t), s, gen)
         kept = x != model.mask_id
         assert torch.equal(x_s[kept], x[kept])

@@ -1,8 +1,10 @@
-"""Biological sequence domains (DNA, RNA): encoding, native files and naturalness metrics."""
+"""Biological sequence domains (DNA, RNA): one-hot encoding, FASTA output, composition metrics."""
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
+from typing import Any
 
 import torch
 from Bio.Seq import Seq
@@ -10,11 +12,14 @@ from Bio.SeqIO import write as write_records
 from Bio.SeqRecord import SeqRecord
 from torch import Tensor
 
+from svdd_cli.core import DiffusionModel
+from svdd_cli.errors import UserError
+
 
 def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
     """Strings -> one-hot (B, A, L) float32 and a (B,) bool mask of the rows that were valid.
 
-    A row is valid when every letter is in `alphabet` and all rows share the first valid length;
+    A row is valid when every letter is in `alphabet` and it has the batch's longest length;
     invalid rows are all-zero."""
     lookup = torch.full((256,), -1, dtype=torch.long)
     lookup[list(alphabet.encode())] = torch.arange(len(alphabet))
@@ -31,19 +36,31 @@ def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
     return x, valid
 
 
+def gc_content(sequence: str) -> float:
+    return (sequence.count("G") + sequence.count("C")) / max(len(sequence), 1)
+
+
 class SequenceDomain:
-    """Fixed-length sequences over an alphabet: writes FASTA, scores GC content."""
+    """Fixed-length sequences over an alphabet (implements core.Domain)."""
 
     def __init__(self, name: str, alphabet: str) -> None:
         self.name, self.alphabet = name, alphabet
 
-    def write_native(self, folder: Path, ids: list[str], samples: list[str], rewards: list[float]) -> None:
-        """samples.fasta (Biopython), one record per sample with its reward in the description."""
-        records = [SeqRecord(Seq(s), id=i, description=f"reward={r:.4f}") for i, s, r in zip(ids, samples, rewards)]
+    def check_model(self, model: DiffusionModel) -> None:
+        vocab = getattr(model, "vocab", None)
+        if vocab != list(self.alphabet):
+            raise UserError(f"the model generates tokens {vocab}, domain={self.name} expects {list(self.alphabet)} "
+                            f"(pick the model of this domain: model={self.name})")
+
+    def columns(self, ids: list[str], samples: list[str], folder: Path) -> dict[str, list[Any]]:
+        return {"sequence": samples, "gc": [gc_content(s) for s in samples]}
+
+    def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        """samples.fasta (Biopython), one record per sample with its rewards in the description."""
+        records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}") for r in rows]
         tmp = folder / "samples.fasta.tmp"
         write_records(records, tmp, "fasta")
         tmp.replace(folder / "samples.fasta")
 
-    def properties(self, samples: list[str]) -> dict[str, list[float]]:
-        """Per-sample descriptive columns for samples.csv."""
-        return {"gc": [(s.count("G") + s.count("C")) / max(len(s), 1) for s in samples]}
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        return {"gc_mean": statistics.fmean(r["gc"] for r in rows)} if rows else {}

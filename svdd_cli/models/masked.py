@@ -1,4 +1,4 @@
-"""MDLM-style masked (absorbing-state) diffusion over a small alphabet, plus its CNN denoiser.
+"""MDLM-style masked (absorbing-state) diffusion over a token vocabulary, plus its CNN denoiser.
 
 Forward process: each token is masked independently with probability 1 - alpha_t, log-linear
 schedule alpha_t = 1 - (1 - eps) t (Sahoo et al. 2024, MDLM). "subs" parameterisation: the denoiser
@@ -6,20 +6,23 @@ never predicts the mask, and unmasked tokens are carried over unchanged. Reverse
 for a masked position (MDLM eq. 7):
     p(x_s = v) = (alpha_s - alpha_t) / (1 - alpha_t) * p_theta(x_0 = v | x_t),
     p(x_s = mask) = (1 - alpha_s) / (1 - alpha_t).
-Tokens are 0..V-1 for the alphabet and V for the mask.
+Tokens are 0..V-1 for the vocabulary (letters, or SELFIES symbols) and V for the mask.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
 from svdd_cli.core import Prediction
+from svdd_cli.errors import UserError
 
 
 class ConvDenoiser(nn.Module):
@@ -48,21 +51,28 @@ class ConvDenoiser(nn.Module):
 class MaskedDiffusion:
     """The masked diffusion kernel around a denoiser; implements core.DiffusionModel."""
 
-    def __init__(self, denoiser: nn.Module, alphabet: str, length: int, num_steps: int = 100,
-                 eps: float = 1e-3, device: torch.device | str = "cpu") -> None:
-        self.denoiser, self.alphabet, self.length = denoiser, alphabet, length
-        self.num_steps, self.eps = num_steps, eps
-        self.mask_id = len(alphabet)
+    def __init__(self, denoiser: nn.Module, vocab: Sequence[str], length: int, num_steps: int = 100,
+                 eps: float = 1e-3, device: torch.device | str = "cpu",
+                 detokenize: Callable[[str], Any] | None = None) -> None:
+        self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
+        self.num_steps, self.eps, self.detokenize = num_steps, eps, detokenize
+        self.mask_id = len(self.vocab)
+        self._index = {token: i for i, token in enumerate(self.vocab)}
+        self._table = np.array([*self.vocab, "?"], dtype=object)
         self.device = torch.device(device)
         self.denoiser.to(self.device)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto") -> MaskedDiffusion:
-        """Load a folder written by scripts/train_masked_diffusion.py."""
+    def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
+                        detokenize: Callable[[str], Any] | None = None) -> MaskedDiffusion:
+        """Load a folder written by scripts/train_masked_diffusion.py; `detokenize` maps the joined
+        tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default."""
+        if num_steps < 1:
+            raise UserError(f"model.num_steps={num_steps} must be >= 1")
         config, state = load_folder(path)
-        denoiser = load_module(ConvDenoiser(len(config["alphabet"]), **config["backbone"]), state, path)
-        return cls(denoiser, config["alphabet"], config["length"], num_steps, config.get("eps", 1e-3),
-                   resolve_device(device))
+        denoiser = load_module(ConvDenoiser(len(config["vocab"]), **config["backbone"]), state, path)
+        return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
+                   detokenize)
 
     def alpha(self, t: float | Tensor) -> float | Tensor:
         """Probability that a token is still unmasked at time t."""
@@ -75,7 +85,7 @@ class MaskedDiffusion:
         return torch.full((n, self.length), self.mask_id, dtype=torch.long, device=self.device)
 
     def denoiser_log_probs(self, x_t: Tensor) -> Tensor:
-        """log p_theta(x_0 | x_t) over the alphabet, mask excluded: (B, L) -> (B, L, V+1)."""
+        """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L) -> (B, L, V+1)."""
         logits = self.denoiser(x_t).float()
         is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.mask_id
         return logits.masked_fill(is_mask, -math.inf).log_softmax(-1)
@@ -110,21 +120,18 @@ class MaskedDiffusion:
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return _gumbel_argmax(pred.output, generator)
 
-    def decode(self, x: Tensor) -> list[str]:
-        """Token rows (B, L) -> strings; a leftover mask shows as 'N'."""
-        table = torch.tensor(list((self.alphabet + "N").encode()), dtype=torch.uint8)
-        chars = table[x.cpu()].numpy()
-        return [row.tobytes().decode() for row in chars]
+    def decode(self, x: Tensor) -> list[Any]:
+        """Token rows (B, L) -> joined token strings, detokenized when set; a leftover mask shows as '?'."""
+        joined = ["".join(row) for row in self._table[x.cpu().numpy()]]
+        return [self.detokenize(s) for s in joined] if self.detokenize else joined
 
-    def encode(self, sequences: list[str]) -> Tensor:
-        """Strings over the alphabet -> token rows (B, L) on the model's device."""
-        lookup = torch.full((256,), -1, dtype=torch.long)
-        lookup[list(self.alphabet.encode())] = torch.arange(len(self.alphabet))
-        raw = torch.tensor([list(s.encode()) for s in sequences], dtype=torch.long)
-        tokens = lookup[raw]
-        if (tokens < 0).any():
-            raise ValueError(f"sequence has a letter outside {self.alphabet}")
-        return tokens.to(self.device)
+    def encode(self, sequences: Sequence[Sequence[str]]) -> Tensor:
+        """Token sequences (a str is a sequence of one-letter tokens) -> token rows (B, L) on the device."""
+        try:
+            rows = [[self._index[token] for token in seq] for seq in sequences]
+        except KeyError as err:
+            raise ValueError(f"token {err.args[0]!r} is not in the model's vocabulary {self.vocab}") from None
+        return torch.tensor(rows, dtype=torch.long, device=self.device)
 
     def nelbo(self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Continuous-time NELBO integrand at times t (B,): sum over masked positions of
@@ -144,9 +151,6 @@ class MaskedDiffusion:
             t = (k + torch.rand(n, generator=generator, device=x0.device)) / draws
             total += self.nelbo(x0, t.clamp_min(1e-4), generator)
         return -total / draws
-
-    def describe(self) -> dict[str, Any]:
-        return {"alphabet": self.alphabet, "length": self.length, "num_steps": self.num_steps}
 
 
 def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:

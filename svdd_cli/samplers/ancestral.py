@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import Tensor
 
@@ -19,7 +21,7 @@ class Ancestral:
 def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace) -> Tensor:
     """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...)."""
     times = model.timesteps()
-    for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
+    for step, (t, s) in enumerate(pairwise(times)):
         x = model.propose(model.predict(x, t), s, generator)
         trace({"step": step, "t": t})
     return x

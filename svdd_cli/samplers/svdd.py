@@ -10,6 +10,7 @@ guidance only for steps inside [guide_from, guide_until) (fractions of the run),
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -41,7 +42,7 @@ class SVDD:
         steps = len(times) - 1
         x = model.init(n, generator)
         pred = model.predict(x, times[0])
-        for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
+        for step, (t, s) in enumerate(pairwise(times)):
             final = step == steps - 1
             guided = self.guide_from <= step / steps < self.guide_until
             m = self.m if guided else 1
