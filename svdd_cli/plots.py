@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def reward_along_steps(trace: list[dict[str, Any]], path: Path) -> bool:
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("value_mean", "mean over candidates"), ("value_max", "max over candidates"),
                        ("kept_mean", "kept candidates")):
-        ax.plot(steps, [sum(r[key] for r in by_step[s]) / len(by_step[s]) for s in steps], label=label)
+        ax.plot(steps, [sum(r.get(key, math.nan) for r in by_step[s]) / len(by_step[s]) for s in steps], label=label)
     ax.set_xlabel("step")
     ax.set_ylabel("reward of x0-hat")
     ax.legend()

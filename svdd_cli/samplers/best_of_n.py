@@ -1,9 +1,13 @@
 """Best-of-N: draw N full samples per output and keep the one with the highest reward.
 
-Costs N * T network evaluations per output: at N = M it spends what SVDD with M candidates spends.
+Costs N * T network evaluations per output, T the number of steps. SVDD with M candidates costs
+1 + M (T - 1) (x_T once, then M per step; x_0 needs none), so `match_nfe=M` picks the smallest N that
+spends at least as much: N = ceil((1 + M (T - 1)) / T), which is M whenever M <= T.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -13,18 +17,27 @@ from svdd_cli.samplers.ancestral import rollout
 
 
 class BestOfN:
-    """For each of n outputs, the best of `n_candidates` ancestral samples."""
+    """For each of n outputs, the best of `n_candidates` ancestral samples (or NFE-matched to svdd)."""
 
-    def __init__(self, n_candidates: int = 10) -> None:
+    def __init__(self, n_candidates: int = 10, match_nfe: int | None = None) -> None:
         if n_candidates < 1:
             raise ValueError(f"sampler.n_candidates={n_candidates} must be >= 1")
-        self.n_candidates = n_candidates
+        if match_nfe is not None and match_nfe < 1:
+            raise ValueError(f"sampler.match_nfe={match_nfe} must be >= 1 (svdd's num_candidates) or null")
+        self.n_candidates, self.match_nfe = n_candidates, match_nfe
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        x = rollout(model, model.init(n * self.n_candidates, generator), generator, trace)  # (n*N, ...)
-        r = reward(model.decode(x)).view(n, self.n_candidates)
-        best = r.argmax(1) + torch.arange(n) * self.n_candidates
-        trace({"step": "final", "reward_mean": r.mean().item(), "reward_max": r.max().item(),
-               "kept_mean": r.max(1).values.mean().item()})
+        big_n = self.candidates(len(model.timesteps()) - 1)
+        x = rollout(model, model.init(n * big_n, generator), generator, trace)  # (n*N, ...)
+        r = reward(model.decode(x)).view(n, big_n)
+        best = r.argmax(1) + torch.arange(n) * big_n
+        trace({"step": "final", "n_candidates": big_n, "reward_mean": r.mean().item(),
+               "reward_max": r.max().item(), "kept_mean": r.max(1).values.mean().item()})
         return x[best.to(x.device)]
+
+    def candidates(self, steps: int) -> int:
+        """N for a run of T = steps steps: n_candidates, or ceil((1 + M (T - 1)) / T) when match_nfe = M."""
+        if self.match_nfe is None:
+            return self.n_candidates
+        return math.ceil((1 + self.match_nfe * (steps - 1)) / steps)
