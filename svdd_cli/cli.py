@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from pathlib import Path
@@ -13,6 +14,10 @@ Steer pre-trained diffusion models toward high rewards at inference time (SVDD a
 commands:
   run     sample from a domain's pre-trained model steered by a reward; writes a run folder
           e.g. svdd run domain=dna reward=enhancer sampler=svdd sampler.num_candidates=10
+  merge   join the shards of sharded runs (num_shards > 1) found under folders
+          e.g. svdd merge multirun/2026-11-22_10-00-00
+  report  one markdown table + plots over the runs under folders
+          e.g. svdd report multirun/2026-11-22_10-00-00 --out report/
 
 `svdd run --help` lists config groups and settings; `svdd run --cfg job` prints the composed config.
 """
@@ -36,6 +41,30 @@ def check_group_choices(args: list[str], configs: Path) -> None:
                                 + ", ".join(available))
 
 
+def check_composes(args: list[str], configs: Path) -> None:
+    """Compose the config with the first value of every sweep, so that a bad override (a key that does
+    not exist, a malformed value) is one line here instead of Hydra's multi-line report."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from svdd_cli.errors import UserError
+
+    overrides = [a for a in args if not a.startswith("-")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+        first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override()
+                 else o.input_line for o in parsed]
+        with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+            compose(config_name="config", overrides=first)
+    except (HydraException, OmegaConfBaseException) as err:
+        first_line = " ".join(str(err).split("\n")[0].split())
+        if first_line.startswith("Could not override"):  # a key the composed config does not have
+            first_line = first_line.rstrip(".") + ": no such setting"
+        raise UserError(f"{first_line} (`svdd run --help` lists the settings)") from None
+
+
 def run_command(args: list[str]) -> int:
     import hydra
     from omegaconf import DictConfig
@@ -47,6 +76,7 @@ def run_command(args: list[str]) -> int:
     configs = asset_root() / "configs"
     check_group_choices(args, configs)
     register_resolver()
+    check_composes(args, configs)
 
     @hydra.main(config_path=str(configs), config_name="config", version_base="1.3")
     def app(cfg: DictConfig) -> float:
@@ -60,7 +90,27 @@ def run_command(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run_command}
+def merge_command(args: list[str]) -> int:
+    from svdd_cli.merge import merge
+
+    parser = argparse.ArgumentParser(prog="svdd merge", description="Join the shards of sharded runs.")
+    parser.add_argument("dirs", nargs="+", type=Path, help="folders holding the shard run folders")
+    merge(parser.parse_args(args).dirs)
+    return 0
+
+
+def report_command(args: list[str]) -> int:
+    from svdd_cli.report import report
+
+    parser = argparse.ArgumentParser(prog="svdd report", description="One table + plots over many runs.")
+    parser.add_argument("dirs", nargs="+", type=Path, help="run or sweep folders")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: the first folder)")
+    parsed = parser.parse_args(args)
+    report(parsed.dirs, parsed.out or parsed.dirs[0])
+    return 0
+
+
+COMMANDS = {"run": run_command, "merge": merge_command, "report": report_command}
 
 
 def fail(err: Exception) -> int:

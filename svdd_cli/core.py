@@ -7,6 +7,7 @@ to split big network batches into chunks of `max_batch` rows to bound memory.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -115,11 +116,13 @@ class Sampler(Protocol):
 
 @dataclass
 class Counters:
-    """Compute spent: network evaluations (rows), reward calls (samples scored), wall seconds."""
+    """Compute spent: network evaluations (rows), reward calls (samples scored), wall seconds,
+    and how many reward values were NaN/inf or raised (replaced by the penalty)."""
 
     nfe: int = 0
     reward_calls: int = 0
     wall_s: float = 0.0
+    invalid_rewards: int = 0
     _started: float = field(default=0.0, repr=False)
 
     def start(self) -> None:
@@ -147,12 +150,25 @@ class CountedModel:
 
 
 class CountedReward:
-    """A Reward that counts how many samples it scored."""
+    """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a
+    sample on which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards."""
 
-    def __init__(self, reward: Reward, counters: Counters) -> None:
-        self.inner, self.counters = reward, counters
+    def __init__(self, reward: Reward, counters: Counters, penalty: float) -> None:
+        self.inner, self.counters, self.penalty = reward, counters, penalty
         self.domains = reward.domains
 
     def __call__(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
-        return self.inner(samples)
+        try:
+            r = self.inner(samples).float().cpu()
+        except Exception:  # find the samples it fails on, score the others
+            r = torch.tensor([self._one(s) for s in samples])
+        bad = ~torch.isfinite(r)
+        self.counters.invalid_rewards += int(bad.sum())
+        return r.masked_fill(bad, self.penalty)
+
+    def _one(self, sample: Any) -> float:
+        try:
+            return float(self.inner([sample])[0])
+        except Exception:
+            return math.nan

@@ -1,57 +1,133 @@
-"""A run folder: samples.csv + the domain's native file rewritten atomically after every batch,
-trace.jsonl appended per step, summary.json at the end (also after an interruption)."""
+"""A run folder that survives interruption (Ctrl-C, kill -9, pre-emption) without losing finished work.
+
+After every batch: its rows are appended to samples.jsonl (fsync), samples.csv and the domain's native
+file are rewritten atomically (temp file + rename), and state.json records the finished batches,
+the compute counters and the settings. `resume=true` continues from there; a finished run is not redone.
+trace.jsonl gets one line per sampling step as it runs.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
+import os
 import statistics
 from pathlib import Path
 from typing import Any
 
+from svdd_cli.core import Counters
 from svdd_cli.errors import UserError
 
 
-class RunFolder:
-    """Writes one run's outputs; every finished batch is on disk before the next one starts."""
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """rows -> CSV, atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+class RunFolder:
+    """One run's outputs and its resumable state."""
+
+    def __init__(self, folder: Path, settings: dict[str, Any], resume: bool) -> None:
+        self.folder, self.settings = folder, settings
+        self.rows: list[dict[str, Any]] = []
+        self.done: list[int] = []
+        self.counters = Counters()
+        self.reference: list[float] | None = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self.trace_file = open(folder / "trace.jsonl", "a")
+            (folder / ".write_test").touch()
+            (folder / ".write_test").unlink()
         except OSError as err:
             raise UserError(f"cannot write the run folder {folder}: {err.strerror} "
                             "(choose another with hydra.run.dir=PATH)") from None
-        self.rows: list[dict[str, Any]] = []
+        state_path = folder / "state.json"
+        if state_path.exists():
+            if not resume:
+                raise UserError(f"{folder} already holds a run; add resume=true to continue it, "
+                                "or choose another folder with hydra.run.dir=PATH")
+            self._load(json.loads(state_path.read_text()))
+        self.trace_file = open(folder / "trace.jsonl", "a")  # noqa: SIM115 - appended during the whole run
+
+    def _load(self, state: dict[str, Any]) -> None:
+        changed = sorted(k for k in set(state["settings"]) | set(self.settings)
+                         if state["settings"].get(k) != self.settings.get(k))
+        if changed:
+            raise UserError(f"cannot resume {self.folder}: settings differ from the interrupted run in "
+                            f"{', '.join(changed)} (rerun with the same settings)")
+        self.done = state["done"]
+        self.counters = Counters(**state["counters"])
+        self.reference = state.get("reference")
+        rows = {}
+        with open(self.folder / "samples.jsonl") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by kill -9
+                    continue
+                if row.pop("_batch") in self.done:
+                    rows[row["id"]] = row
+        self.rows = sorted(rows.values(), key=lambda r: r["id"])
+        trace = self.folder / "trace.jsonl"
+        kept = [line for line in trace.read_text().splitlines() if _finished(line, self.done)]
+        write_atomic(trace, "".join(line + "\n" for line in kept))
+
+    @property
+    def finished(self) -> bool:
+        return self.reference is not None
 
     def trace(self, record: dict[str, Any]) -> None:
         self.trace_file.write(json.dumps(record) + "\n")
         self.trace_file.flush()
 
-    def add_rows(self, rows: list[dict[str, Any]]) -> None:
-        """Append samples and rewrite samples.csv (write to a temp file, then rename)."""
-        self.rows.extend(rows)
-        tmp = self.folder / "samples.csv.tmp"
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
-        tmp.replace(self.folder / "samples.csv")
+    def add_batch(self, batch: int, rows: list[dict[str, Any]]) -> None:
+        """Make a finished batch durable: samples.jsonl, samples.csv, state.json."""
+        with open(self.folder / "samples.jsonl", "a") as f:
+            f.writelines(json.dumps({"_batch": batch, **r}) + "\n" for r in rows)
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows = sorted(self.rows + rows, key=lambda r: r["id"])
+        self.done.append(batch)
+        write_csv(self.folder / "samples.csv", self.rows)
+        self.save_state()
+
+    def save_state(self, reference: list[float] | None = None) -> None:
+        """state.json; `reference` (the pre-trained rewards) is set once the run has finished."""
+        self.reference = reference if reference is not None else self.reference
+        c = self.counters
+        state = {"settings": self.settings, "done": self.done, "reference": self.reference,
+                 "counters": {"nfe": c.nfe, "reward_calls": c.reward_calls, "wall_s": c.wall_s,
+                              "invalid_rewards": c.invalid_rewards}}
+        write_atomic(self.folder / "state.json", json.dumps(state) + "\n")
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        tmp = self.folder / "summary.json.tmp"
-        tmp.write_text(json.dumps(summary, indent=2) + "\n")
-        tmp.replace(self.folder / "summary.json")
+        write_atomic(self.folder / "summary.json", json.dumps(summary, indent=2) + "\n")
 
     def close(self) -> None:
         self.trace_file.close()
 
 
+def _finished(line: str, done: list[int]) -> bool:
+    try:
+        return json.loads(line).get("batch") in done
+    except json.JSONDecodeError:
+        return False
+
+
 def describe(values: list[float]) -> dict[str, float | None]:
     """median / mean / top-10% (mean of the best tenth) / max of a list of rewards."""
-    finite = sorted(v for v in values if math.isfinite(v))
+    finite = sorted(v for v in values if v is not None and math.isfinite(v))
     if not finite:
         return {"median": None, "mean": None, "top10": None, "max": None}
     top = finite[-max(1, len(finite) // 10):]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from svdd_cli import plots
 from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Domain, Reward, Sampler
 from svdd_cli.errors import UserError
-from svdd_cli.outputs import RunFolder, describe
+from svdd_cli.outputs import RunFolder
 from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.summary import device_name, make_plots, summarise
 
 
 @dataclass
@@ -30,20 +29,25 @@ class Parts:
     sampler: Sampler
 
 
+def check_settings(cfg: DictConfig) -> None:
+    for key, least in (("num_samples", 1), ("batch_size", 1), ("max_batch", 1), ("num_shards", 1), ("shard", 0),
+                       ("seed", 0), ("reference_samples", 0), ("likelihood_draws", 1)):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < least:
+            raise UserError(f"{key}={cfg[key]!r} must be an integer >= {least}")
+    if not 0 <= cfg.shard < cfg.num_shards:
+        raise UserError(f"shard={cfg.shard} must be in 0..num_shards-1 = 0..{cfg.num_shards - 1}")
+
+
 def build(cfg: DictConfig) -> Parts:
-    """Instantiate the four parts; bad values and missing files become one-line UserErrors."""
-    for key in ("num_samples", "batch_size", "max_batch"):
-        if cfg[key] < 1:
-            raise UserError(f"{key}={cfg[key]} must be >= 1")
+    """Instantiate the parts; bad values and missing files become one-line UserErrors."""
     reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
     evaluation_cfg = reward_cfg.pop("evaluation", None)
     domain = _instantiate(cfg.domain, "domain")
     model = _instantiate(cfg.model, "model")
     reward = _instantiate(reward_cfg, "reward")
-    choice = HydraConfig.get().runtime.choices.get("reward", "reward") if HydraConfig.initialized() else "reward"
     if domain.name not in reward.domains:
-        raise UserError(f"reward={choice} scores {'/'.join(reward.domains)} samples, not domain={domain.name} "
-                        "(pick a reward of this domain: `svdd run --help` lists them)")
+        raise UserError(f"reward={choices(cfg).get('reward', '?')} scores {'/'.join(reward.domains)} samples, "
+                        f"not domain={domain.name} (`svdd run --help` lists the rewards)")
     domain.check_model(model)
     evaluation = _instantiate(evaluation_cfg, "reward.evaluation") if evaluation_cfg else None
     return Parts(domain, model, reward, evaluation, _instantiate(cfg.sampler, "sampler"))
@@ -61,49 +65,61 @@ def _instantiate(node: Any, where: str) -> Any:
         raise
 
 
-def run(cfg: DictConfig) -> float:
-    """Sample cfg.num_samples outputs, write the run folder, return the median reward."""
-    parts = build(cfg)
-    folder = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.output_dir)
-    out = RunFolder(folder)
-    counters = Counters()
-    model = CountedModel(parts.model, counters, cfg.max_batch)
-    reward = CountedReward(parts.reward, counters)
-    device = parts.model.device
+def choices(cfg: DictConfig) -> dict[str, str]:
+    """The config-group options this run was composed from (domain, model, reward, sampler)."""
+    if not HydraConfig.initialized():
+        return dict(cfg.get("choices", {}))
+    return {k: v for k, v in HydraConfig.get().runtime.choices.items() if not k.startswith("hydra")}
+
+
+def shard_batches(cfg: DictConfig) -> list[int]:
+    """Global indices of this shard's batches; batch b is seeded by (seed, b), so shards merge exactly."""
     num_batches = -(-cfg.num_samples // cfg.batch_size)
-    rewards: list[float] = []
+    return [b for b in range(num_batches) if b % cfg.num_shards == cfg.shard]
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Sample this shard's batches of cfg.num_samples outputs into the run folder; return the median reward."""
+    check_settings(cfg)
+    folder = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path(cfg.output_dir)
+    settings = OmegaConf.to_container(cfg, resolve=True)
+    settings.pop("resume")
+    out = RunFolder(folder, settings, cfg.resume)
+    if out.finished:
+        print(f"{folder} is already finished; nothing to do")
+        return None
+    parts = build(cfg)
+    model = CountedModel(parts.model, out.counters, cfg.max_batch)
+    reward = CountedReward(parts.reward, out.counters, cfg.invalid_reward)
+    todo = [b for b in shard_batches(cfg) if b not in out.done]
     status = "finished"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True) as progress:
-        batches = progress.add_task("batches", total=num_batches)
-        steps = progress.add_task("steps", total=None)
+        batches = progress.add_task("batches", total=len(shard_batches(cfg)), completed=len(out.done))
+        steps = progress.add_task("steps", total=len(parts.model.timesteps()) - 1)
         try:
-            for b in range(num_batches):
-                n = min(cfg.batch_size, cfg.num_samples - b * cfg.batch_size)
-                generator = torch.Generator(device).manual_seed(cfg.seed * 1_000_003 + b)
-                progress.reset(steps, total=len(parts.model.timesteps()) - 1)
+            for b in todo:
+                progress.reset(steps)
 
                 def trace(record: dict[str, Any], b: int = b) -> None:
                     out.trace({"batch": b, **record})
                     progress.advance(steps)
 
-                counters.start()
-                x = parts.sampler.sample(model, reward, n, generator, trace)
-                counters.stop()
-                rows = score_batch(parts, x, generator, b * cfg.batch_size, cfg.likelihood_draws, folder)
-                out.add_rows(rows)
-                rewards.extend(r["reward"] for r in rows)
+                rows = sample_batch(cfg, parts, model, reward, b, out.counters, trace, folder)
+                out.add_batch(b, rows)
                 parts.domain.write_native(folder, out.rows)
                 progress.advance(batches)
         except KeyboardInterrupt:
             status = "interrupted"
-            counters.stop()
-    reference = [] if status != "finished" else reference_rewards(parts, cfg)
-    summary = summarise(cfg, parts, out.rows, reference, counters, device, status)
+    reference = reference_rewards(parts, cfg) if status == "finished" and cfg.shard == 0 else []
+    if status == "finished":
+        out.save_state(reference)
+    oracle = parts.reward.stats() if hasattr(parts.reward, "stats") else {}
+    summary = summarise(settings, choices(cfg), parts.domain, out.rows, reference, out.counters,
+                        device_name(parts.model.device), status, oracle)
     out.write_summary(summary)
     out.close()
-    make_plots(folder, rewards, reference, HydraConfig.get().runtime.choices.get("sampler", "run")
-               if HydraConfig.initialized() else "run")
+    make_plots(folder, out.rows, reference, choices(cfg).get("sampler", "run"))
     print(f"{status}: {len(out.rows)} samples in {folder}; reward median {summary['reward']['median']}, "
           f"evaluation median {summary['evaluation_reward']['median']}; NFE/sample {summary['nfe_per_sample']:.0f}")
     if status == "interrupted":
@@ -111,16 +127,23 @@ def run(cfg: DictConfig) -> float:
     return summary["reward"]["median"]
 
 
-def score_batch(parts: Parts, x: torch.Tensor, generator: torch.Generator, first_id: int, draws: int,
-                folder: Path) -> list[dict[str, Any]]:
-    """One samples.csv row per finished sample: the domain's columns, rewards, log-likelihood."""
+def sample_batch(cfg: DictConfig, parts: Parts, model: CountedModel, reward: CountedReward, b: int,
+                 counters: Counters, trace: Any, folder: Path) -> list[dict[str, Any]]:
+    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood."""
+    first = b * cfg.batch_size
+    n = min(cfg.batch_size, cfg.num_samples - first)
+    generator = torch.Generator(parts.model.device).manual_seed(cfg.seed * 1_000_003 + b)
+    counters.start()
+    x = parts.sampler.sample(model, reward, n, generator, trace)
+    counters.stop()
     samples = parts.model.decode(x)
-    ids = [f"s{first_id + i:05d}" for i in range(len(samples))]
+    ids = [f"s{first + i:06d}" for i in range(n)]
+    score = CountedReward(parts.reward, Counters(), cfg.invalid_reward)  # final scores: not sampling compute
     columns = {"id": ids, **parts.domain.columns(ids, samples, folder),
-               "reward": parts.reward(samples).tolist(),
-               "evaluation_reward": parts.evaluation(samples).tolist() if parts.evaluation else [None] * len(ids),
-               "log_likelihood": parts.model.log_likelihood(x, generator, draws=draws).tolist()}
-    return [{k: v[i] for k, v in columns.items()} for i in range(len(ids))]
+               "reward": score(samples).tolist(),
+               "evaluation_reward": parts.evaluation(samples).tolist() if parts.evaluation else [None] * n,
+               "log_likelihood": parts.model.log_likelihood(x, generator, draws=cfg.likelihood_draws).tolist()}
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
 
 
 def reference_rewards(parts: Parts, cfg: DictConfig) -> list[float]:
@@ -130,37 +153,4 @@ def reference_rewards(parts: Parts, cfg: DictConfig) -> list[float]:
     generator = torch.Generator(parts.model.device).manual_seed(cfg.seed + 7_777_777)
     model = CountedModel(parts.model, Counters(), cfg.max_batch)
     x = Ancestral().sample(model, parts.reward, cfg.reference_samples, generator, lambda record: None)
-    return parts.reward(parts.model.decode(x)).tolist()
-
-
-def summarise(cfg: DictConfig, parts: Parts, rows: list[dict[str, Any]], reference: list[float],
-              counters: Counters, device: torch.device, status: str) -> dict[str, Any]:
-    choices = dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
-    loglik = [r["log_likelihood"] for r in rows]
-    evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
-    return {
-        "status": status,
-        "choices": {k: v for k, v in choices.items() if not k.startswith("hydra")},
-        "seed": cfg.seed, "num_samples": len(rows),
-        "sampler": OmegaConf.to_container(cfg.sampler),
-        "reward": describe([r["reward"] for r in rows]),
-        "evaluation_reward": describe(evaluation),
-        "reference_reward": describe(reference),
-        "naturalness": {"log_likelihood": describe(loglik), **parts.domain.metrics(rows)},
-        "oracle": parts.reward.stats() if hasattr(parts.reward, "stats") else {},
-        "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
-        "reward_calls": counters.reward_calls, "wall_s": counters.wall_s,
-        "device": f"{device.type}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
-                                      else f" ({platform.processor() or platform.machine()})"),
-        "torch": torch.__version__,
-    }
-
-
-def make_plots(folder: Path, rewards: list[float], reference: list[float], label: str) -> None:
-    import json
-
-    if rewards:
-        plots.reward_histogram(rewards, reference, label, folder / "reward_hist.png")
-    trace_path = folder / "trace.jsonl"
-    records = [json.loads(line) for line in trace_path.read_text().splitlines()] if trace_path.exists() else []
-    plots.reward_along_steps(records, folder / "reward_steps.png")
+    return CountedReward(parts.reward, Counters(), cfg.invalid_reward)(parts.model.decode(x)).tolist()

@@ -58,3 +58,17 @@ class CountLetter:
 
 def log_uniform(length: int, size: int) -> Tensor:
     return torch.full((length, size), -math.log(size))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> str:
+    """A small randomly initialised DNA masked-diffusion checkpoint folder (fast stand-in for dna_mdlm)."""
+    from svdd_cli.checkpoint import save_folder
+    from svdd_cli.models.masked import ConvDenoiser
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_mdlm")
+    backbone = {"channels": 16, "layers": 2, "kernel_size": 5}
+    save_folder(folder, {"vocab": list("ACGT"), "length": 200, "eps": 1e-3, "backbone": backbone},
+                ConvDenoiser(4, **backbone))
+    return str(folder)

@@ -61,12 +61,14 @@ def test_multirun_with_two_jobs(tmp_path):
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ("sampler=nope", "available sampler options: ancestral, best_of_n, svdd"),
+    ("sampler=nope", "available sampler options: ancestral, beam, best_of_n,"),
     ("model.path=/no/such/model", "/no/such/model"),
-    ("num_samples=0", "num_samples=0"),
+    ("num_samples=0", "num_samples=0 must be an integer >= 1"),
     ("sampler.num_candidates=0", "num_candidates=0"),
     ("sampler.alpha=-1", "alpha=-1"),
     ("domain.name=rna", "not domain=rna"),
+    ("sampler.no_such_key=1", "no_such_key"),
+    ("num_samples=abc", "num_samples"),
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, override, message):
     result = svdd("run", *TINY, override, f"hydra.run.dir={tmp_path}")

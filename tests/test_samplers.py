@@ -15,7 +15,7 @@ from tests.conftest import CountLetter, log_uniform, table_model
 def draw(sampler, n=64, seed=0, steps=8, max_batch=4096):
     model = table_model(log_uniform(10, 4), "ACGT", num_steps=steps)
     counters = Counters()
-    reward = CountedReward(CountLetter("A"), counters)
+    reward = CountedReward(CountLetter("A"), counters, penalty=-1.0)
     x = sampler.sample(CountedModel(model, counters, max_batch), reward, n, torch.Generator().manual_seed(seed),
                        lambda record: None)
     return CountLetter("A")(model.decode(x)), counters
@@ -69,3 +69,22 @@ def test_categorical_draws_follow_the_probabilities():
     probs = torch.tensor([[0.1, 0.6, 0.3]]).repeat(30_000, 1)
     counts = torch.bincount(categorical(probs, torch.Generator().manual_seed(0)), minlength=3) / 30_000
     assert torch.allclose(counts, probs[0], atol=0.01)
+
+
+class Flaky:
+    """A reward that returns NaN for 'AAAA', inf for 'CCCC' and raises on 'GGGG'."""
+
+    domains = ("dna",)
+
+    def __call__(self, samples):
+        if "GGGG" in samples:
+            raise RuntimeError("oracle crashed")
+        return torch.tensor([{"AAAA": float("nan"), "CCCC": float("inf")}.get(s, 1.0) for s in samples])
+
+
+def test_bad_reward_values_are_penalised_and_counted():
+    counters = Counters()
+    reward = CountedReward(Flaky(), counters, penalty=-7.0)
+    assert reward(["AAAA", "CCCC", "ACGT"]).tolist() == [-7.0, -7.0, 1.0]
+    assert reward(["GGGG", "ACGT"]).tolist() == [-7.0, 1.0]
+    assert counters.invalid_rewards == 3 and counters.reward_calls == 5
