@@ -3,7 +3,7 @@
 A step of svdd costs M network evaluations (the kept candidate's prediction is reused), so the
 ratio is 1.0 when reward calls, selection and bookkeeping are free; the target is <= 1.10.
 
-    python scripts/bench_svdd_overhead.py [--samples 64] [--candidates 10] [--steps 100] [--repeats 2]
+    python scripts/bench_svdd_overhead.py [--samples 64] [--candidates 10] [--steps 50] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from svdd_cli.assets import asset_root, register_resolver
+from svdd_cli.core import CountedModel, Counters
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd import SVDD
 
@@ -34,21 +35,23 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--candidates", type=int, default=10)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=int, default=50)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--device", default="auto")
+    p.add_argument("--max-batch", type=int, default=64, help="rows per network call (the run's max_batch)")
     args = p.parse_args()
     register_resolver()
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", [f"model.num_steps={args.steps}", f"device={args.device}"])
-    model = instantiate(cfg.model)
+    model = CountedModel(instantiate(cfg.model), Counters(), args.max_batch)
     reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
     reward_cfg.pop("evaluation", None)
     reward = instantiate(reward_cfg)
     ancestral = best_time(Ancestral(), model, reward, args.samples, args.repeats)
     svdd = best_time(SVDD(num_candidates=args.candidates), model, reward, args.samples, args.repeats)
     ratio = svdd / (args.candidates * ancestral)
-    print(f"device {model.device}, {args.samples} samples, {args.steps} steps, M = {args.candidates}")
+    print(f"device {model.device}, {args.samples} samples, {args.steps} steps, M = {args.candidates}, "
+          f"max_batch {args.max_batch}")
     print(f"ancestral {ancestral:.2f} s, svdd {svdd:.2f} s; "
           f"wall(svdd) / (M x wall(ancestral)) = {ratio:.3f} (target <= 1.10)")
 

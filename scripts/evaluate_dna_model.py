@@ -1,6 +1,6 @@
 """Compare the shipped DNA model's samples with real held-out sequences (for its MODEL_CARD).
 
-    python scripts/evaluate_dna_model.py [--samples 256] [--steps 100]
+    python scripts/evaluate_dna_model.py [--samples 256] [--steps 50]
 
 Prints a markdown table: GC content, 4-mer spectrum distance to the chr2 test set (and, as a
 yardstick, of real training sequences to it), and both enhancer oracles' median logit.
@@ -40,7 +40,7 @@ def read(split: str) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=256)
-    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--steps", type=int, default=50)
     args = p.parse_args()
     ckpt = asset_root() / "checkpoints"
     model = MaskedDiffusion.from_checkpoint(ckpt / "dna_mdlm", num_steps=args.steps, device="cpu")

@@ -18,7 +18,7 @@ TINY = ["model.num_steps=4", "num_samples=5", "batch_size=3", "sampler.num_candi
 def svdd(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "svdd_cli.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+                          cwd=cwd, env=env, timeout=600)
 
 
 def test_help_is_discoverable():
