@@ -45,13 +45,14 @@ def check_composes(args: list[str], configs: Path) -> None:
     """Compose the config with the first value of every sweep, so that a bad override (a key that does
     not exist, a malformed value) is one line here instead of Hydra's multi-line report."""
     from hydra import compose, initialize_config_dir
+    from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     from svdd_cli.errors import UserError
 
-    overrides = [a for a in args if not a.startswith("-")]
+    overrides = get_args_parser().parse_args(args).overrides  # Hydra's own flags (--cfg job, -m) set aside
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
         first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override()

@@ -53,7 +53,8 @@ def test_run_writes_every_output(tmp_path):
 
 
 def test_multirun_with_two_jobs(tmp_path):
-    result = svdd("run", "-m", "sampler=ancestral,svdd", *TINY, f"hydra.sweep.dir={tmp_path}")
+    tiny = [o for o in TINY if not o.startswith("sampler.")]  # ancestral has no num_candidates
+    result = svdd("run", "-m", "sampler=ancestral,svdd", *tiny, f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     summaries = sorted(tmp_path.glob("*/summary.json"))
     assert len(summaries) == 2
