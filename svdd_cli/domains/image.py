@@ -1,0 +1,121 @@
+"""Images: one PNG per sample, a grid with rewards under each image, and Fashion-MNIST naturalness metrics
+(classifier confidence, Frechet distance to the test set in the classifier's features)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file
+from torch import Tensor
+
+from svdd_cli.checkpoint import resolve_device
+from svdd_cli.core import DiffusionModel
+from svdd_cli.domains.fashion import classifier_input, feature_stats, frechet_distance, load_classifier
+from svdd_cli.errors import UserError
+
+FASHION_SHAPE = (1, 28, 28)
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """(C, H, W) in [0, 1], C = 1 or 3 -> an 8-bit grey or RGB PIL image."""
+    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return Image.fromarray(array[0]) if array.shape[0] == 1 else Image.fromarray(np.moveaxis(array, 0, -1))
+
+
+def from_pil(image: Image.Image) -> Tensor:
+    """A PIL image -> (C, H, W) float in [0, 1] (grey stays 1 channel)."""
+    array = np.asarray(image, dtype=np.float32) / 255
+    return torch.from_numpy(array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0).copy())
+
+
+def image_grid(images: list[Image.Image], labels: list[str], scale: int = 3, cols: int = 8) -> Image.Image:
+    """Images (same size) upscaled `scale` times in rows of `cols`, each with its label written under it."""
+    w, h = (scale * s for s in images[0].size)
+    cols, label_h = min(cols, len(images)), 14
+    grid = Image.new("RGB", (cols * w, math.ceil(len(images) / cols) * (h + label_h)), "white")
+    draw = ImageDraw.Draw(grid)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        x, y = (i % cols) * w, (i // cols) * (h + label_h)
+        grid.paste(image.convert("RGB").resize((w, h), Image.NEAREST), (x, y))
+        draw.text((x + 2, y + h + 1), label, fill="black")
+    return grid
+
+
+class ImageDomain:
+    """Images decoded to (C, H, W) tensors in [0, 1] (implements core.Domain).
+
+    With a classifier, 28x28 grey samples get class / confidence columns and the run a Frechet distance
+    to the Fashion-MNIST test set (stats shipped as test_features.safetensors beside the classifier)."""
+
+    def __init__(self, name: str = "image", classifier: str | Path | None = None, grid_size: int = 64,
+                 scale: int = 3, device: str = "auto") -> None:
+        self.name, self.grid_size, self.scale = name, grid_size, scale
+        self.device = resolve_device(device)
+        self.net, self.classes, self.reference = None, [], None
+        if classifier is not None:
+            self.net, self.classes = load_classifier(classifier, self.device)
+            stats = load_file(str(Path(classifier) / "test_features.safetensors"))
+            self.reference = stats["mu"], stats["cov"]
+        self._features: dict[str, Tensor] = {}
+        self._folder: Path | None = None
+
+    def check_model(self, model: DiffusionModel) -> None:
+        if len(getattr(model, "image_size", ())) != 3:
+            raise UserError(f"the model does not generate images; domain={self.name} needs an image model "
+                            "(model=image or model=stable_diffusion)")
+
+    def columns(self, ids: list[str], samples: list[Tensor], folder: Path) -> dict[str, list[Any]]:
+        """Writes images/<id>.png; class and confidence of the 8-bit image for 28x28 grey images when there is a
+        classifier."""
+        self._folder = folder
+        (folder / "images").mkdir(exist_ok=True)
+        files = [f"images/{i}.png" for i in ids]
+        for file, image in zip(files, samples):
+            to_pil(image).save(folder / file)
+        labels, confidence = [None] * len(ids), [None] * len(ids)
+        if self.net is not None and samples and tuple(samples[0].shape) == FASHION_SHAPE:
+            quantised = [(s.float().clamp(0, 1) * 255).round() / 255 for s in samples]  # as in the PNGs
+            with torch.inference_mode():
+                feats = self.net.features(classifier_input(quantised).to(self.device))
+                probs = self.net.head(feats).softmax(-1).cpu()
+            self._features.update(zip(ids, feats.cpu()))
+            labels = [self.classes[k] for k in probs.argmax(1).tolist()]
+            confidence = probs.max(1).values.tolist()
+        return {"file": files, "class": labels, "confidence": confidence}
+
+    def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        """grid.png: the first `grid_size` samples, each with its reward written under it."""
+        self._folder = folder
+        shown = [r for r in rows if (folder / r["file"]).is_file()][:self.grid_size]
+        if shown:
+            grid = image_grid([Image.open(folder / r["file"]) for r in shown], [f"{r['reward']:.3g}" for r in shown],
+                              self.scale)
+            grid.save(folder / "grid.png.tmp", format="PNG")
+            (folder / "grid.png.tmp").replace(folder / "grid.png")
+
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        """Mean classifier confidence and the Frechet distance of the samples' features to the test set's."""
+        scored = [r for r in rows if r.get("confidence") is not None]
+        if not scored or self.net is None:
+            return {}
+        out = {"classifier_confidence_mean": statistics.fmean(r["confidence"] for r in scored)}
+        feats = [f for f in (self._row_features(r) for r in scored) if f is not None]
+        if len(feats) >= 2:
+            mu, cov = feature_stats(torch.stack(feats))
+            out["frechet_distance"] = frechet_distance(mu, cov, *self.reference)
+            out["frechet_samples"] = len(feats)
+        return out
+
+    def _row_features(self, row: dict[str, Any]) -> Tensor | None:
+        """Classifier features of a row: cached from columns(), else from its PNG (a resumed run)."""
+        if row["id"] not in self._features and self._folder is not None and (self._folder / row["file"]).is_file():
+            image = from_pil(Image.open(self._folder / row["file"]))
+            with torch.inference_mode():
+                self._features[row["id"]] = self.net.features(classifier_input([image]).to(self.device))[0].cpu()
+        return self._features.get(row["id"])

@@ -1,0 +1,252 @@
+"""Gaussian diffusion on diffusers models: the stateless DDPM / DDIM (eta > 0) kernel, and a pixel UNet2DModel.
+
+Time: the scheduler's integer timestep k (0..T-1 of its training chain) is time (k + 1) / T; time 0 is the
+clean sample, with abar = 1 (DDPM, or DDIM's `set_alpha_to_one`). A step t -> s < t (DDIM, Song et al. 2021,
+eq. 12, with eps re-derived from the clipped x0-hat as in GLIDE):
+    x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s - eta^2 b) eps_hat + sigma z,   z ~ N(0, I),
+    b = (1 - abar_s) / (1 - abar_t) (1 - abar_t / abar_s)   (the DDPM posterior variance, Ho et al. 2020 eq. 7),
+    sigma^2 = eta^2 b, or 1 - abar_t / abar_s for DDPM's fixed_large variance.
+eta = 1 is exactly the DDPM posterior q(x_s | x_t, x0_hat), i.e. DDPMScheduler.step. The last step (to time 0)
+of DDPM adds no noise, as in diffusers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import torch
+from torch import Tensor
+
+from svdd_cli.checkpoint import resolve_device
+from svdd_cli.core import Prediction
+from svdd_cli.errors import UserError
+
+STATELESS = ("DDPMScheduler", "DDIMScheduler")
+SMALL, LARGE = ("fixed_small", "fixed_small_log"), ("fixed_large", "fixed_large_log")
+
+
+def load_pretrained(loader: Callable[..., Any], path: str, what: str, **kwargs: Any) -> Any:
+    """`loader(path, **kwargs)` (a diffusers/transformers from_pretrained) for a local folder or a hub id;
+    a missing folder or a failed load is a one-line UserError naming `what` and the path."""
+    diffusers.logging.set_verbosity_error()  # loading bars, notices about missing optional packages
+    diffusers.logging.disable_progress_bar()
+    local = Path(path).expanduser()
+    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", path) and not Path(path.split("/")[0]).exists()
+    if not local.exists() and not hub_id:
+        raise UserError(f"{what}: {path} not found (a folder written by save_pretrained, or a hub id)")
+    try:
+        return loader(str(local) if local.exists() else path, **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        hint = "" if local.exists() else " (a hub id needs a network)"
+        raise UserError(f"{what}: cannot load {path}{hint}: {first}") from None
+
+
+def make_scheduler(config: Any, name: str, what: str) -> Any:
+    """A diffusers scheduler of class `name` (e.g. DDIMScheduler) built from a scheduler config."""
+    cls = getattr(diffusers, name, None)
+    if not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
+        raise UserError(f"{what}={name} is not a diffusers scheduler class (e.g. DDPMScheduler, DDIMScheduler)")
+    return cls.from_config(config)
+
+
+def load_scheduler(path: str, name: str | None = None) -> Any:
+    """The scheduler saved under path/scheduler, as class `name` when given."""
+    config = load_pretrained(diffusers.DDPMScheduler.load_config, path, "model.path", subfolder="scheduler")
+    return make_scheduler(config, name or config["_class_name"], "model.scheduler")
+
+
+class GaussianKernel:
+    """The stateless DDPM / DDIM transition on the scheduler's timesteps, and its density."""
+
+    def __init__(self, scheduler: Any, num_steps: int, eta: float = 1.0, clip_sample: bool | None = None) -> None:
+        """`clip_sample`: clip x0-hat to the scheduler's range (None: as its config says; False for latents)."""
+        name, config = type(scheduler).__name__, scheduler.config
+        if name not in STATELESS:
+            raise UserError(f"{name} is not supported: svdd draws M candidates from one state, which needs a "
+                            f"stateless kernel ({' or '.join(STATELESS)} with eta > 0)")
+        if name == "DDIMScheduler" and not 0 < eta <= 1:
+            raise UserError(f"model.eta={eta}: DDIM needs 0 < eta <= 1 (eta = 0 is deterministic: all M "
+                            "candidates would be equal)")
+        variance = config.get("variance_type", "fixed_small")
+        if variance not in SMALL + LARGE:
+            raise UserError(f"variance_type={variance} is not supported (fixed_small or fixed_large)")
+        if config.thresholding or config.prediction_type not in ("epsilon", "sample", "v_prediction"):
+            raise UserError("dynamic thresholding and prediction_type other than epsilon/sample/v_prediction "
+                            "are not supported")
+        self.train_steps = config.num_train_timesteps
+        if not 1 <= num_steps <= self.train_steps:
+            raise UserError(f"model.num_steps={num_steps} must be in 1..{self.train_steps}")
+        scheduler.set_timesteps(num_steps)
+        self.steps = [int(k) for k in scheduler.timesteps]
+        self.abars = scheduler.alphas_cumprod.double()
+        self.final = 1.0 if name == "DDPMScheduler" or config.set_alpha_to_one else float(self.abars[0])
+        self.eta = 1.0 if name == "DDPMScheduler" else eta
+        self.large, self.ddpm = variance in LARGE, name == "DDPMScheduler"
+        clip = config.clip_sample if clip_sample is None else clip_sample
+        self.clip = config.clip_sample_range if clip else None
+        self.prediction_type = config.prediction_type
+
+    def timesteps(self) -> list[float]:
+        return [(k + 1) / self.train_steps for k in self.steps] + [0.0]
+
+    def index(self, t: float) -> int:
+        """The scheduler's integer timestep of time t (-1 for the clean time 0)."""
+        return round(t * self.train_steps) - 1
+
+    def abar(self, t: float) -> float:
+        k = self.index(t)
+        return self.final if k < 0 else float(self.abars[k])
+
+    def split(self, output: Tensor, x_t: Tensor, t: float) -> tuple[Tensor, Tensor]:
+        """Network output at x_t -> (x0_hat clipped to the data range, eps consistent with it), each (B, ...)."""
+        a = self.abar(t)
+        if self.prediction_type == "epsilon":
+            x0 = (x_t - math.sqrt(1 - a) * output) / math.sqrt(a)
+        elif self.prediction_type == "sample":
+            x0 = output
+        else:  # v_prediction
+            x0 = math.sqrt(a) * x_t - math.sqrt(1 - a) * output
+        if self.clip is not None:
+            x0 = x0.clamp(-self.clip, self.clip)
+        return x0, (x_t - math.sqrt(a) * x0) / math.sqrt(1 - a)
+
+    def coefficients(self, t: float, s: float) -> tuple[float, float, float]:
+        """(c_x0, c_eps, sigma): x_s = c_x0 x0_hat + c_eps eps_hat + sigma z."""
+        a_t, a_s = self.abar(t), self.abar(s)
+        b = (1 - a_s) / (1 - a_t) * (1 - a_t / a_s)
+        sigma2 = (1 - a_t / a_s) if self.large else self.eta ** 2 * b
+        if self.ddpm and s == 0:
+            sigma2 = 0.0
+        return math.sqrt(a_s), math.sqrt(max(1 - a_s - self.eta ** 2 * b, 0.0)), math.sqrt(sigma2)
+
+    def mean_std(self, pred: Prediction, s: float) -> tuple[Tensor, float]:
+        """Mean (B, ...) and standard deviation of p(x_s | x_t)."""
+        c_x0, c_eps, sigma = self.coefficients(pred.t, s)
+        return c_x0 * pred.x0 + c_eps * pred.output, sigma
+
+    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
+        mean, sigma = self.mean_std(pred, s)
+        if sigma == 0:
+            return mean
+        z = torch.randn(mean.shape, generator=generator, device=generator.device, dtype=mean.dtype)
+        return mean + sigma * z.to(mean.device)
+
+    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
+        """log N(x_s; mean, sigma^2 I) summed over dimensions: (B,); 0 on the deterministic last step."""
+        mean, sigma = self.mean_std(pred, s)
+        if sigma == 0:
+            return torch.zeros(x_s.shape[0], device=x_s.device)
+        d = x_s[0].numel()
+        sq = (x_s - mean).flatten(1).double().square().sum(1)
+        return (-0.5 * sq / sigma ** 2 - d * (math.log(sigma) + 0.5 * math.log(2 * math.pi))).float()
+
+    def variational_bound(self, x0: Tensor, denoise: Callable[[Tensor, float], Tensor], generator: torch.Generator,
+                          draws: int, bins: int | None) -> Tensor:
+        """DDPM negative ELBO on the model's full training chain, in nats: (B,).
+
+        L_T (exact) + sum_{k>=1} KL(q(x_{k-1} | x_k, x0) || p(x_{k-1} | x_k)) (Monte Carlo over `draws`
+        stratified k, with the posterior variance) + L_0 = -log p(x0 | x_0-step), a Gaussian of variance beta_0
+        (Ho et al. 2020 eq. 5), discretised to `bins` levels over the data range when given. The `draws`
+        timesteps are shared by the batch, so each costs one network call."""
+        n, big_t = x0.shape[0], self.train_steps
+        x0 = x0.double()
+        flat = x0.flatten(1)
+        a_last = float(self.abars[-1])
+        prior = 0.5 * (a_last * flat.square() + (1 - a_last) - 1 - math.log(1 - a_last)).sum(1)
+        kl = torch.zeros(n, dtype=torch.float64, device=x0.device)
+        u = torch.rand(draws, generator=generator, device=generator.device).cpu()
+        for j in range(draws):  # timestep k in 1..T-1, stratified, shared by the batch (one network call)
+            k = 1 + min(int((j + float(u[j])) / draws * (big_t - 1)), big_t - 2)
+            kl += self._kl(x0, k, denoise, generator) * (big_t - 1) / draws
+        a0 = float(self.abars[0])
+        x1 = math.sqrt(a0) * x0 + math.sqrt(1 - a0) * self._noise(x0, generator)
+        mean = denoise(x1.float(), 1 / big_t).double().flatten(1)
+        decoder = _decoder_log_prob(flat, mean, math.sqrt(1 - a0), bins, self.clip or 1.0)
+        return prior + kl - decoder
+
+    def _kl(self, x0: Tensor, k: int, denoise: Callable[[Tensor, float], Tensor], generator: torch.Generator) -> Tensor:
+        a_k, a_prev = float(self.abars[k]), float(self.abars[k - 1])
+        x_k = math.sqrt(a_k) * x0 + math.sqrt(1 - a_k) * self._noise(x0, generator)
+        x0_hat = denoise(x_k.float(), (k + 1) / self.train_steps).double()
+        beta = 1 - a_k / a_prev
+        var = (1 - a_prev) / (1 - a_k) * beta
+        coef = math.sqrt(a_prev) * beta / (1 - a_k)  # of x0 in the posterior mean (Ho et al. eq. 7)
+        return (coef * (x0 - x0_hat)).flatten(1).square().sum(1) / (2 * var)
+
+    @staticmethod
+    def _noise(x: Tensor, generator: torch.Generator) -> Tensor:
+        return torch.randn(x.shape, generator=generator, device=generator.device, dtype=x.dtype).to(x.device)
+
+
+def _decoder_log_prob(x: Tensor, mean: Tensor, std: float, bins: int | None, bound: float) -> Tensor:
+    """log p(x0 | x_1) summed over dimensions (B,): Gaussian density, or the probability of x's bin among
+    `bins` equal bins over [-bound, bound], the edge bins open-ended (Ho et al. 2020 sec. 3.3)."""
+    if bins is None:
+        return (-0.5 * ((x - mean) / std).square() - math.log(std) - 0.5 * math.log(2 * math.pi)).sum(1)
+    half = bound / (bins - 1)
+    x = ((x.clamp(-bound, bound) + bound) / (2 * half)).round() * 2 * half - bound
+    upper = torch.where(x >= bound - half, 1.0, torch.special.ndtr((x + half - mean) / std))
+    lower = torch.where(x <= -bound + half, 0.0, torch.special.ndtr((x - half - mean) / std))
+    return (upper - lower).clamp_min(1e-12).log().sum(1)
+
+
+class GaussianDiffusion:
+    """A pixel-space diffusers UNet2DModel with a DDPM/DDIM kernel; implements core.DiffusionModel.
+
+    Samples live in [-1, 1] (B, C, H, W); decode gives images in [0, 1]."""
+
+    def __init__(self, unet: torch.nn.Module, kernel: GaussianKernel, device: torch.device | str = "cpu") -> None:
+        self.unet, self.kernel = unet.eval(), kernel
+        self.device = torch.device(device)
+        self.unet.to(self.device)
+        config = unet.config
+        size = config.sample_size if isinstance(config.sample_size, (list, tuple)) else (config.sample_size,) * 2
+        self.image_size = (config.in_channels, *size)
+
+    @classmethod
+    def from_pretrained(cls, path: str, num_steps: int = 50, eta: float = 1.0, scheduler: str | None = None,
+                        device: str = "auto") -> GaussianDiffusion:
+        """Load path/unet and path/scheduler (the layout DDPMPipeline.save_pretrained writes); `scheduler` swaps
+        the kernel's class (e.g. DDIMScheduler, with `eta`); `num_steps` sampling steps over the training chain."""
+        kernel = GaussianKernel(load_scheduler(path, scheduler), num_steps, eta)
+        unet = load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder="unet")
+        return cls(unet, kernel, resolve_device(device))
+
+    def timesteps(self) -> list[float]:
+        return self.kernel.timesteps()
+
+    def init(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randn((n, *self.image_size), generator=generator, device=generator.device).to(self.device)
+
+    @torch.inference_mode()
+    def predict(self, x_t: Tensor, t: float) -> Prediction:
+        """One UNet call: eps and the Tweedie x0-hat (x_t - sqrt(1 - abar) eps) / sqrt(abar), clipped."""
+        k = torch.full((x_t.shape[0],), self.kernel.index(t), device=x_t.device)
+        x0, eps = self.kernel.split(self.unet(x_t, k).sample.float(), x_t, t)
+        return Prediction(x_t=x_t, t=t, x0=x0, output=eps)
+
+    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
+        return self.kernel.propose(pred, s, generator)
+
+    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
+        return self.kernel.log_prob(pred, x_s, s)
+
+    def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
+        return pred.x0
+
+    def decode(self, x: Tensor) -> list[Tensor]:
+        """(B, C, H, W) in [-1, 1] -> B images (C, H, W) in [0, 1] on the CPU."""
+        return list(((x.float().clamp(-1, 1) + 1) / 2).cpu().unbind(0))
+
+    @torch.inference_mode()
+    def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:
+        """DDPM variational lower bound on log P(x0 quantised to 8 bits) in nats per image: (B,).
+        bits/dim = -value / (C H W ln 2). Costs draws + 1 network calls per image."""
+        denoise = lambda x, t: self.predict(x, t).x0  # noqa: E731
+        return -self.kernel.variational_bound(x0, denoise, generator, draws, bins=256).float()
