@@ -1,0 +1,59 @@
+"""The RNA domain: per-sample columns from ViennaRNA, FASTA, naturalness against held-out statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import RNA
+from Bio import SeqIO
+
+from svdd_cli.domains.rna import RNADomain, kmer_distance, kmer_spectrum, uaug_count
+from svdd_cli.errors import UserError
+from tests.conftest import log_uniform, table_model
+
+SEQS = ["GGGGAAAACCCC", "AUGAUGCCAUGC", "AAAAAAAAAAAA"]
+
+
+def test_columns_come_from_vienna(tmp_path):
+    cols = RNADomain().columns(["a", "b", "c", "d"], [*SEQS, "ACG?ACGUACGU"], tmp_path)
+    assert cols["sequence"][:3] == SEQS
+    assert cols["structure"][:3] == [RNA.fold(s)[0] for s in SEQS]
+    assert cols["mfe"][:3] == pytest.approx([RNA.fold(s)[1] for s in SEQS], abs=1e-4)
+    assert cols["gc"][0] == pytest.approx(8 / 12)
+    assert cols["uaug_count"] == [0, 3, 0, 0]
+    assert cols["structure"][3] == "" and math.isnan(cols["mfe"][3])  # a leftover mask is not folded
+
+
+def test_kmer_helpers():
+    assert uaug_count("AUGAUG") == 2 and uaug_count("AUAUG") == 1 and uaug_count("ACGU") == 0
+    spectrum = kmer_spectrum(["AAAA"], 3)
+    assert spectrum.shape == (64,) and spectrum[0] == 1.0 and spectrum.sum() == pytest.approx(1.0)
+    assert kmer_distance(spectrum, spectrum) == 0.0
+    assert kmer_distance(spectrum, kmer_spectrum(["CCCC"], 3)) == pytest.approx(1.0)
+
+
+def test_metrics_against_a_reference_and_fasta(tmp_path):
+    reference = {"gc_mean": 0.6, "mfe_mean": -10.0, "uaug_rate": 0.2, "kmer3_spectrum": kmer_spectrum(SEQS).tolist()}
+    (tmp_path / "ref.json").write_text(json.dumps(reference))
+    domain = RNADomain(reference=tmp_path / "ref.json")
+    cols = domain.columns(["s0", "s1", "s2"], SEQS, tmp_path)
+    rows = [{"id": i, **{k: v[n] for k, v in cols.items()}, "reward": 1.0} for n, i in enumerate(["s0", "s1", "s2"])]
+    metrics = domain.metrics(rows)
+    assert metrics["kmer3_distance_to_heldout"] == 0.0
+    assert metrics["uaug_rate"] == pytest.approx(1 / 3)
+    assert metrics["mfe_mean"] == pytest.approx(np.mean([RNA.fold(s)[1] for s in SEQS]), abs=1e-4)
+    assert metrics["heldout_gc_mean"] == 0.6
+    domain.write_native(tmp_path, rows)
+    assert [str(r.seq) for r in SeqIO.parse(tmp_path / "samples.fasta", "fasta")] == SEQS
+    assert RNADomain().metrics([]) == {}
+
+
+def test_reference_and_model_mistakes_are_user_errors(tmp_path):
+    with pytest.raises(UserError, match="nope.json"):
+        RNADomain(reference=tmp_path / "nope.json")
+    with pytest.raises(UserError, match="domain=rna expects"):
+        RNADomain().check_model(table_model(log_uniform(4, 4), "ACGT", num_steps=2))
+    RNADomain().check_model(table_model(log_uniform(4, 4), "ACGU", num_steps=2))
