@@ -25,12 +25,15 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def table(summaries: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    """One row per run; the domain's scalar naturalness figures (GC content, validity, ...) as extra columns."""
+    extra = [k for k, v in summaries[0]["naturalness"].items() if isinstance(v, (int, float))]
+    lines = ["| " + " | ".join([*COLUMNS, *extra]) + " |", "|" + "---|" * (len(COLUMNS) + len(extra))]
     for s in summaries:
         r, e, ll = s["reward"], s["evaluation_reward"], s["naturalness"]["log_likelihood"]
         lines.append("| " + " | ".join([
             s["choices"]["sampler"], fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(e["top10"]),
-            fmt(ll["median"], 1), f"{s['nfe_per_sample']:.0f}", f"{s['wall_s']:.0f}"]) + " |")
+            fmt(ll["median"], 1), f"{s['nfe_per_sample']:.0f}", f"{s['wall_s']:.0f}",
+            *(fmt(s["naturalness"].get(k)) for k in extra)]) + " |")
     return "\n".join(lines)
 
 
@@ -38,11 +41,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samplers", default="ancestral,best_of_n,svdd")
     p.add_argument("--out", type=Path, default=Path("multirun") / f"compare-{time.strftime('%Y-%m-%d_%H-%M-%S')}")
+    p.add_argument("--table-only", action="store_true", help="only rewrite results.md from the runs in --out")
     args, overrides = p.parse_known_args()
     command = [sys.executable, "-m", "svdd_cli.cli", "run", "-m", f"sampler={args.samplers}",
                f"hydra.sweep.dir={args.out}", *overrides]
-    print("$ " + " ".join(command[2:]), flush=True)
-    subprocess.run(command, check=True)
+    if not args.table_only:
+        print("$ " + " ".join(command[2:]), flush=True)
+        subprocess.run(command, check=True)
     order = args.samplers.split(",")
     summaries = sorted((json.loads(f.read_text()) for f in args.out.glob("*/summary.json")),
                        key=lambda s: order.index(s["choices"]["sampler"]))

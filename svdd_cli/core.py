@@ -132,18 +132,26 @@ class Counters:
         self.wall_s += time.perf_counter() - self._started
 
 
-class CountedModel:
-    """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows."""
+PRECISIONS = ("fp32", "bf16")
 
-    def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int) -> None:
+
+class CountedModel:
+    """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows;
+    precision="bf16" runs the network under bfloat16 autocast (outputs stay float32)."""
+
+    def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int, precision: str = "fp32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision} must be one of {', '.join(PRECISIONS)}")
         self.inner, self.counters, self.max_batch = model, counters, max_batch
         self.device = model.device
+        self.bf16 = precision == "bf16"
 
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         self.counters.nfe += x_t.shape[0]
-        if x_t.shape[0] <= self.max_batch:
-            return self.inner.predict(x_t, t)
-        return Prediction.cat([self.inner.predict(chunk, t) for chunk in x_t.split(self.max_batch)])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            if x_t.shape[0] <= self.max_batch:
+                return self.inner.predict(x_t, t)
+            return Prediction.cat([self.inner.predict(chunk, t) for chunk in x_t.split(self.max_batch)])
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

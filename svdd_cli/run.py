@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Domain, Reward, Sampler
+from svdd_cli.core import PRECISIONS, CountedModel, CountedReward, Counters, DiffusionModel, Domain, Reward, Sampler
 from svdd_cli.errors import UserError
 from svdd_cli.outputs import RunFolder
 from svdd_cli.samplers.ancestral import Ancestral
@@ -36,6 +36,8 @@ def check_settings(cfg: DictConfig) -> None:
             raise UserError(f"{key}={cfg[key]!r} must be an integer >= {least}")
     if not 0 <= cfg.shard < cfg.num_shards:
         raise UserError(f"shard={cfg.shard} must be in 0..num_shards-1 = 0..{cfg.num_shards - 1}")
+    if cfg.precision not in PRECISIONS:
+        raise UserError(f"precision={cfg.precision} must be one of {', '.join(PRECISIONS)}")
 
 
 def build(cfg: DictConfig) -> Parts:
@@ -89,7 +91,7 @@ def run(cfg: DictConfig) -> float | None:
         print(f"{folder} is already finished; nothing to do")
         return None
     parts = build(cfg)
-    model = CountedModel(parts.model, out.counters, cfg.max_batch)
+    model = CountedModel(parts.model, out.counters, cfg.max_batch, cfg.precision)
     reward = CountedReward(parts.reward, out.counters, cfg.invalid_reward)
     todo = [b for b in shard_batches(cfg) if b not in out.done]
     status = "finished"
@@ -151,6 +153,6 @@ def reference_rewards(parts: Parts, cfg: DictConfig) -> list[float]:
     if cfg.reference_samples < 1:
         return []
     generator = torch.Generator(parts.model.device).manual_seed(cfg.seed + 7_777_777)
-    model = CountedModel(parts.model, Counters(), cfg.max_batch)
+    model = CountedModel(parts.model, Counters(), cfg.max_batch, cfg.precision)
     x = Ancestral().sample(model, parts.reward, cfg.reference_samples, generator, lambda record: None)
     return CountedReward(parts.reward, Counters(), cfg.invalid_reward)(parts.model.decode(x)).tolist()

@@ -37,7 +37,8 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
         "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
         "reward_calls": counters.reward_calls, "invalid_rewards": counters.invalid_rewards,
         "oracle": oracle,
-        "wall_s": counters.wall_s, "device": device, "torch": torch.__version__,
+        "wall_s": counters.wall_s, "device": device, "precision": settings.get("precision", "fp32"),
+        "torch": torch.__version__,
     }
 
 

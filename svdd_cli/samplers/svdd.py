@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Prediction, Reward, Trace
+from svdd_cli.samplers.overlap import predict_and_score
 
 
 class SVDD:
@@ -47,12 +48,18 @@ class SVDD:
             guided = self.guide_from <= step / steps < self.guide_until
             m = self.m if guided else 1
             x_s = model.propose(pred.repeat(m), s, generator)  # (n*m, ...)
-            pred_s = None if final else model.predict(x_s, s)
             if not guided:
-                x, pred = x_s, pred_s
+                x, pred = x_s, None if final else model.predict(x_s, s)
                 trace({"step": step, "t": t})
                 continue
-            v = self.value(model, reward, x_s if final else pred_s, generator).view(n, m)
+            if final:  # the candidates are clean samples: their true reward
+                pred_s, v = None, reward(model.decode(x_s))
+            elif self.k == 1:  # posterior-mean values, a chunk scored while the next goes through the network
+                pred_s, v = predict_and_score(model, reward, x_s, s)
+            else:
+                pred_s = model.predict(x_s, s)
+                v = self.soft_value(model, reward, pred_s, generator)
+            v = v.view(n, m)
             keep = self.select(v, generator) + torch.arange(n) * m
             x = x_s[keep.to(x_s.device)]
             pred = None if final else pred_s.take(keep.to(x_s.device))
@@ -60,14 +67,10 @@ class SVDD:
                    "kept_mean": v.gather(1, (keep % m).view(n, 1)).mean().item()})
         return x
 
-    def value(self, model: DiffusionModel, reward: Reward, state: Prediction | Tensor,
-              generator: torch.Generator) -> Tensor:
-        """(B*M,) values: r(x0-hat), or the K-sample soft value; `state` is x_0 itself at the last step."""
-        if isinstance(state, Tensor):
-            return reward(model.decode(state))
-        if self.k == 1:
-            return reward(model.decode(state.x0))
-        draws = torch.cat([model.sample_x0(state, generator) for _ in range(self.k)])  # (K*B*M, ...)
+    def soft_value(self, model: DiffusionModel, reward: Reward, pred: Prediction,
+                   generator: torch.Generator) -> Tensor:
+        """(B*M,) soft values alpha * log mean_k exp(r(x0_k) / alpha) over K sampled completions."""
+        draws = torch.cat([model.sample_x0(pred, generator) for _ in range(self.k)])  # (K*B*M, ...)
         r = reward(model.decode(draws)).view(self.k, -1)
         return self.alpha * (torch.logsumexp(r / self.alpha, dim=0) - math.log(self.k))
 

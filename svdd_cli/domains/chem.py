@@ -1,0 +1,70 @@
+"""RDKit molecular properties shared by the molecule domain and its rewards (top-level, picklable).
+
+Each function takes a SMILES string and raises ValueError when RDKit cannot parse it, so that
+ScorePool turns the failure into a penalty.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from functools import cache
+from types import ModuleType
+
+from rdkit import Chem, RDLogger
+from rdkit.Chem import QED, Crippen, RDConfig
+
+RDLogger.DisableLog("rdApp.*")  # unparsable samples are expected (penalised), not worth a log line each
+
+
+def mol_from_smiles(smiles: str) -> Chem.Mol:
+    """The RDKit molecule of a SMILES; ValueError when it does not parse or has no atoms."""
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise ValueError(f"not a valid molecule: {smiles!r}")
+    return mol
+
+
+def canonical_smiles(smiles: str) -> str:
+    """RDKit canonical SMILES; '' when it does not parse."""
+    try:
+        return Chem.MolToSmiles(mol_from_smiles(smiles))
+    except ValueError:
+        return ""
+
+
+@cache
+def sascorer() -> ModuleType:
+    """RDKit Contrib's SA scorer (Ertl & Schuffenhauer 2009), shipped inside the rdkit wheel."""
+    sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
+    import sascorer as module  # noqa: PLC0415 - lives outside the rdkit package, on the path set above
+
+    return module
+
+
+def qed(smiles: str) -> float:
+    """Quantitative estimate of drug-likeness in [0, 1] (RDKit QED, Bickerton et al. 2012)."""
+    return QED.qed(mol_from_smiles(smiles))
+
+
+def sa_score(smiles: str) -> float:
+    """Synthetic accessibility score, 1 (easy) .. 10 (hard)."""
+    return sascorer().calculateScore(mol_from_smiles(smiles))
+
+
+def normalized_sa(smiles: str) -> float:
+    """(10 - SA) / 9 in [0, 1], higher = easier to make (the SVDD paper's form)."""
+    return (10.0 - sa_score(smiles)) / 9.0
+
+
+def logp(smiles: str) -> float:
+    """Crippen logP (RDKit)."""
+    return Crippen.MolLogP(mol_from_smiles(smiles))
+
+
+def penalized_logp(smiles: str) -> float:
+    """logP - SA - max(0, largest ring size - 6) (unnormalised form of GCPN / MolDQN)."""
+    mol = mol_from_smiles(smiles)
+    rings = [len(r) for r in mol.GetRingInfo().AtomRings()]
+    cycle = max(0, max(rings, default=0) - 6)
+    return Crippen.MolLogP(mol) - sascorer().calculateScore(mol) - cycle

@@ -1,0 +1,125 @@
+"""Small molecules as SELFIES token rows: SMILES decoding, SDF + image grid output, MOSES-style metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import selfies as sf
+from rdkit import Chem, DataStructs
+from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
+
+from svdd_cli.core import DiffusionModel
+from svdd_cli.domains.chem import canonical_smiles, logp, mol_from_smiles, qed, sa_score
+from svdd_cli.errors import UserError
+
+PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
+PROPERTIES = {"qed": qed, "sa": sa_score, "logp": logp}
+
+
+def selfies_to_smiles(selfies: str) -> str:
+    """Joined SELFIES tokens -> canonical SMILES; '' when it decodes to no molecule (e.g. a leftover mask)."""
+    try:
+        return canonical_smiles(sf.decoder(selfies))
+    except sf.DecoderError:
+        return ""
+
+
+def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
+    """32-bit hashes (blake2b) of SMILES strings: (N,) uint32."""
+    digests = (hashlib.blake2b(s.encode(), digest_size=4).digest() for s in smiles)
+    return np.fromiter((int.from_bytes(d, "little") for d in digests), dtype=np.uint32, count=len(smiles))
+
+
+def save_smiles_hashes(path: str | Path, smiles: Sequence[str]) -> None:
+    """Write the sorted unique hashes of canonical SMILES (a training set's fingerprint for novelty)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.unique(smiles_hashes(smiles)))
+
+
+def internal_diversity(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> float:
+    """1 - mean Tanimoto similarity of Morgan fingerprints over all pairs i != j (MOSES IntDiv1 without
+    self-pairs); nan for fewer than two molecules."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    fps = [generator.GetFingerprint(mol_from_smiles(s)) for s in smiles]
+    if len(fps) < 2:
+        return math.nan
+    total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])) for i in range(len(fps) - 1))
+    return 1.0 - total / (len(fps) * (len(fps) - 1) / 2)
+
+
+def properties(smiles: str) -> dict[str, float | None]:
+    """qed, SA score (1 easy .. 10 hard), Crippen logP, molecular weight, heavy atoms; None when invalid."""
+    try:
+        mol = mol_from_smiles(smiles)
+    except ValueError:
+        return {"valid": False, **dict.fromkeys([*PROPERTIES, "mol_weight", "heavy_atoms"])}
+    return {"valid": True, **{k: f(smiles) for k, f in PROPERTIES.items()},
+            "mol_weight": Descriptors.MolWt(mol), "heavy_atoms": mol.GetNumHeavyAtoms()}
+
+
+class MoleculeDomain:
+    """Molecules decoded to canonical SMILES (implements core.Domain)."""
+
+    def __init__(self, name: str = "molecule", training_hashes: str | Path | None = None,
+                 grid_size: int = 12) -> None:
+        self.name, self.grid_size = name, grid_size
+        self.training: np.ndarray | None = None
+        if training_hashes is not None:
+            if not Path(training_hashes).is_file():
+                raise UserError(f"domain.training_hashes: {training_hashes} not found (written by "
+                                "scripts/prepare_molecule.py; set domain.training_hashes=null to skip novelty)")
+            self.training = np.load(training_hashes)
+
+    def check_model(self, model: DiffusionModel) -> None:
+        vocab = getattr(model, "vocab", None) or []
+        if PAD not in vocab or not all(t.startswith("[") and t.endswith("]") for t in vocab):
+            raise UserError(f"the model's tokens {vocab[:6]}... are not SELFIES symbols; domain={self.name} "
+                            "needs a SELFIES model (model=molecule)")
+
+    def columns(self, ids: list[str], samples: list[str], folder: Path) -> dict[str, list[Any]]:
+        props = [properties(s) for s in samples]
+        return {"smiles": samples, **{k: [p[k] for p in props] for k in props[0]}} if props else {"smiles": []}
+
+    def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        """samples.sdf (every valid sample, its columns as tags) and top_molecules.png (best rewards)."""
+        valid = [r for r in rows if r["valid"]]
+        tmp = folder / "samples.sdf.tmp"
+        with Chem.SDWriter(str(tmp)) as writer:
+            for row in valid:
+                mol = mol_from_smiles(row["smiles"])
+                mol.SetProp("_Name", row["id"])
+                for key, value in row.items():
+                    if value is not None and key not in ("smiles", "valid"):
+                        mol.SetProp(key, str(value))
+                writer.write(mol)
+        tmp.replace(folder / "samples.sdf")
+        top = sorted(valid, key=lambda r: r["reward"], reverse=True)[:self.grid_size]
+        if top:
+            image = Draw.MolsToGridImage([mol_from_smiles(r["smiles"]) for r in top], molsPerRow=4,
+                                         subImgSize=(300, 300), legends=[f"{r['id']}  reward {r['reward']:.3f}"
+                                                                         for r in top], returnPNG=False)
+            image.save(folder / "top_molecules.png.tmp", format="PNG")
+            (folder / "top_molecules.png.tmp").replace(folder / "top_molecules.png")
+
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity,
+        mean qed / SA / logP of valid samples."""
+        if not rows:
+            return {}
+        valid = [r["smiles"] for r in rows if r["valid"]]
+        unique = sorted(set(valid))
+        out = {"validity": len(valid) / len(rows), "uniqueness": len(unique) / len(valid) if valid else math.nan}
+        if self.training is not None and unique:
+            out["novelty"] = float(np.mean(~np.isin(smiles_hashes(unique), self.training)))
+        out["internal_diversity"] = internal_diversity(valid)
+        for key in PROPERTIES:
+            values = [r[key] for r in rows if r["valid"]]
+            out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
+        return out
+

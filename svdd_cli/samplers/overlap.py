@@ -1,0 +1,24 @@
+"""Overlap CPU-bound reward oracles with the network: chunk k is scored on a background thread while
+chunk k + 1 goes through the denoiser (on a GPU the two run at the same time)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from torch import Tensor
+
+from svdd_cli.core import DiffusionModel, Prediction, Reward
+
+
+def predict_and_score(model: DiffusionModel, reward: Reward, x: Tensor, t: float) -> tuple[Prediction, Tensor]:
+    """model.predict(x, t) in chunks of the model's max_batch rows and r(decode(x0-hat)) of every row:
+    x (B, ...) -> (Prediction (B, ...), rewards (B,)); the same values as predicting, then scoring."""
+    chunk = getattr(model, "max_batch", x.shape[0])
+    with ThreadPoolExecutor(max_workers=1) as scorer:
+        preds, scores = [], []
+        for rows in x.split(chunk):
+            pred = model.predict(rows, t)
+            preds.append(pred)
+            scores.append(scorer.submit(lambda p=pred: reward(model.decode(p.x0))))
+        return Prediction.cat(preds), torch.cat([s.result() for s in scores])

@@ -1,0 +1,36 @@
+"""Chunked predict-and-score (rewards overlapped with the network) gives what predict-then-score gives."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from svdd_cli.core import CountedModel, Counters
+from svdd_cli.samplers.overlap import predict_and_score
+from tests.conftest import CountLetter, log_uniform, table_model
+
+
+class ThreadRecordingReward(CountLetter):
+    """CountLetter that records the thread and batch size of each call."""
+
+    def __init__(self) -> None:
+        super().__init__("A")
+        self.calls: list[tuple[str, int]] = []
+
+    def __call__(self, samples):
+        self.calls.append((threading.current_thread().name, len(samples)))
+        return super().__call__(samples)
+
+
+def test_chunks_scored_off_the_main_thread_match_one_big_call():
+    model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
+    x = model.propose(model.predict(model.init(23, torch.Generator()), 1.0), 0.5, torch.Generator().manual_seed(0))
+    reward = ThreadRecordingReward()
+    counters = Counters()
+    pred, scores = predict_and_score(CountedModel(model, counters, max_batch=5), reward, x, 0.5)
+    whole = model.predict(x, 0.5)
+    assert torch.equal(pred.x0, whole.x0) and torch.equal(pred.output, whole.output)
+    assert torch.equal(scores, CountLetter("A")(model.decode(whole.x0)))
+    assert [size for _, size in reward.calls] == [5, 5, 5, 5, 3] and counters.nfe == 23
+    assert all(name != threading.main_thread().name for name, _ in reward.calls)
