@@ -7,6 +7,7 @@ is the one a single run with the same settings would write; counters are summed.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ def merge_shards(folders: list[Path], out: Path) -> Path:
         r.pop("_batch")
     rows.sort(key=lambda r: r["id"])
     out.mkdir(parents=True, exist_ok=True)
+    for sub in (d for f in folders for d in f.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        shutil.copytree(sub, out / sub.name, dirs_exist_ok=True)  # per-sample files, e.g. images/<id>.png
     domain = instantiate(settings[0]["domain"])
     write_csv(out / "samples.csv", rows)
     domain.write_native(out, rows)

@@ -69,3 +69,17 @@ def test_user_mistakes_are_one_line_errors(compose_config, override, message):
     with pytest.raises(UserError, match=re.escape(message)) as err:
         run_module.build(compose_config(overrides))
     assert "\n" not in str(err.value)
+
+
+def test_image_shards_merge_with_their_images(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    sweep = subprocess.run([sys.executable, "-m", "svdd_cli.cli", "run", "-m", *TINY, "reward=compressibility",
+                            "sampler=ancestral", "num_shards=2", "shard=0,1", f"hydra.sweep.dir={tmp_path}"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert sweep.returncode == 0, sweep.stderr
+    merge = subprocess.run([sys.executable, "-m", "svdd_cli.cli", "merge", str(tmp_path)], capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert merge.returncode == 0, merge.stderr
+    rows = list(csv.DictReader(open(tmp_path / "merged-0" / "samples.csv")))
+    assert len(rows) == 3 and all((tmp_path / "merged-0" / r["file"]).is_file() for r in rows)
+    assert (tmp_path / "merged-0" / "grid.png").is_file()

@@ -28,9 +28,17 @@ def test_chunks_scored_off_the_main_thread_match_one_big_call():
     x = model.propose(model.predict(model.init(23, torch.Generator()), 1.0), 0.5, torch.Generator().manual_seed(0))
     reward = ThreadRecordingReward()
     counters = Counters()
-    pred, scores = predict_and_score(CountedModel(model, counters, max_batch=5), reward, x, 0.5)
+    pred, scores = predict_and_score(CountedModel(model, counters, max_batch=5), reward, x, 0.5, overlap=True)
     whole = model.predict(x, 0.5)
     assert torch.equal(pred.x0, whole.x0) and torch.equal(pred.output, whole.output)
     assert torch.equal(scores, CountLetter("A")(model.decode(whole.x0)))
     assert [size for _, size in reward.calls] == [5, 5, 5, 5, 3] and counters.nfe == 23
     assert all(name != threading.main_thread().name for name, _ in reward.calls)
+
+
+def test_without_overlap_one_call_on_this_thread():
+    model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
+    x = model.init(12, torch.Generator())
+    reward = ThreadRecordingReward()
+    predict_and_score(CountedModel(model, Counters(), max_batch=5), reward, x, 1.0)  # a CPU model: no overlap
+    assert reward.calls == [(threading.current_thread().name, 12)]

@@ -11,9 +11,15 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, Prediction, Reward
 
 
-def predict_and_score(model: DiffusionModel, reward: Reward, x: Tensor, t: float) -> tuple[Prediction, Tensor]:
-    """model.predict(x, t) in chunks of the model's max_batch rows and r(decode(x0-hat)) of every row:
-    x (B, ...) -> (Prediction (B, ...), rewards (B,)); the same values as predicting, then scoring."""
+def predict_and_score(model: DiffusionModel, reward: Reward, x: Tensor, t: float,
+                      overlap: bool | None = None) -> tuple[Prediction, Tensor]:
+    """model.predict(x, t) and r(decode(x0-hat)) of every row: x (B, ...) -> (Prediction (B, ...), rewards (B,)).
+    With overlap (default: on CUDA devices) the rows go through the network in chunks of the model's max_batch,
+    each scored on a background thread while the next is predicted; the values are the same either way.
+    On a CPU the network and the oracle share the cores, so one call of each is faster."""
+    if not (model.device.type == "cuda" if overlap is None else overlap):
+        pred = model.predict(x, t)
+        return pred, reward(model.decode(pred.x0))
     chunk = getattr(model, "max_batch", x.shape[0])
     with ThreadPoolExecutor(max_workers=1) as scorer:
         preds, scores = [], []
