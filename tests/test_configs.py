@@ -8,7 +8,8 @@ from hydra.utils import instantiate
 
 from tests.conftest import CONFIGS
 
-GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name != "hydra")
+GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment"))
+EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml"))]
 NEEDS_USER_WEIGHTS = {("model", "stable_diffusion"), ("reward", "aesthetic")}  # weights not shipped
 
@@ -23,6 +24,18 @@ def test_every_option_composes_and_instantiates(compose_config, group, option):
             instantiate(node)
         return
     assert instantiate(node) is not None
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_pairs_a_domain_with_its_model_and_reward(compose_config, experiment):
+    cfg = compose_config([f"+experiment={experiment}", "device=cpu"])
+    domain_name, reward_name = experiment.split("_", 1)
+    domain = instantiate(cfg.domain)
+    assert domain.name == domain_name and cfg.model.path.endswith(f"checkpoints/{domain_name}_mdlm"
+                                                                   if domain_name != "image" else "fashion_ddpm")
+    reward = dict(cfg.reward)
+    reward.pop("evaluation", None)
+    assert domain_name in instantiate(reward).domains
 
 
 def test_default_is_the_main_job(compose_config):

@@ -21,8 +21,9 @@ def test_wheel_installs_configs_and_checkpoints_and_runs_elsewhere(tmp_path):
                                capture_output=True, text=True, check=True).stdout.strip())
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # torch & co. from this environment
     wheel = next((tmp_path / "wheel").glob("svdd-*.whl"))
-    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(venv),
-                                str(wheel)], capture_output=True, text=True)
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed",
+                                "--prefix", str(venv), str(wheel)],  # --ignore-installed: leave this env's svdd
+                               capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr
     shipped = sorted(p.relative_to(ROOT) for d in ("configs", "checkpoints") for p in (ROOT / d).rglob("*")
                      if p.is_file())
