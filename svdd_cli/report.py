@@ -64,29 +64,49 @@ def rewards(folder: Path) -> list[float]:
         return [float(r["reward"]) for r in csv.DictReader(f)]
 
 
+def by_task(runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+    """Runs grouped by domain/reward: rewards of different tasks do not share an axis."""
+    groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for folder, s in runs:
+        groups.setdefault(f"{s['choices'].get('domain')}/{s['choices'].get('reward')}", []).append((folder, s))
+    return groups
+
+
 def plot_distributions(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(runs)), 4))
-    ax.boxplot([rewards(f) for f, _ in runs], showfliers=False)
-    ax.set_xticks(range(1, len(runs) + 1), [s["choices"].get("sampler", "?") for _, s in runs], rotation=30)
-    ax.set_ylabel("reward")
+    """Box plots of every run's rewards, one panel per domain/reward."""
+    groups = by_task(runs)
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 1.1 * len(runs) + 1), 4), squeeze=False)
+    for ax, (task, group) in zip(axes[0], groups.items()):
+        ax.boxplot([rewards(f) for f, _ in group], showfliers=False)
+        ax.set_xticks(range(1, len(group) + 1),
+                      [f"{s['choices'].get('sampler', '?')} s{s['seed']}" for _, s in group], rotation=40, ha="right")
+        ax.set_title(task)
+        ax.set_ylabel("reward")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def plot_reward_vs_nfe(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
-    """Median reward against NFE per sample, one line per sampler (M or N grows along it)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    by_sampler: dict[str, list[tuple[float, float]]] = {}
-    for _, s in runs:
-        by_sampler.setdefault(s["choices"].get("sampler", "?"), []).append((s["nfe_per_sample"], s["reward"]["median"]))
-    for name, points in sorted(by_sampler.items()):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("network evaluations per sample")
-    ax.set_ylabel("median reward")
-    ax.legend()
+    """Median reward against NFE per sample, one panel per domain/reward and one line per sampler through the
+    mean over seeds (M or N grows along it); each run is a dot."""
+    groups = by_task(runs)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for ax, (task, group) in zip(axes[0], groups.items()):
+        by_sampler: dict[str, dict[float, list[float]]] = {}
+        for _, s in group:
+            nfe = by_sampler.setdefault(s["choices"].get("sampler", "?"), {})
+            nfe.setdefault(s["nfe_per_sample"], []).append(s["reward"]["median"])
+        for name, points in sorted(by_sampler.items()):
+            nfes = sorted(points)
+            line, = ax.plot(nfes, [sum(points[n]) / len(points[n]) for n in nfes], marker="o", label=name)
+            ax.scatter([n for n in nfes for _ in points[n]], [m for n in nfes for m in points[n]],
+                       color=line.get_color(), alpha=0.4, s=12)
+        ax.set_xscale("log")
+        ax.set_xlabel("network evaluations per sample")
+        ax.set_ylabel("median reward")
+        ax.set_title(task)
+        ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
