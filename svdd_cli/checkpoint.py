@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from svdd_cli.errors import UserError
@@ -21,7 +22,7 @@ def load_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
     try:
         config = json.loads((folder / "config.json").read_text())
         state = load_file(str(folder / "model.safetensors"))
-    except (OSError, ValueError, RuntimeError) as err:  # safetensors raises these on truncated files
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # truncated / garbage files
         raise UserError(f"checkpoint {folder} is missing or corrupt: {err}") from None
     return config, state
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: svdd <command> [overrides...]
 
@@ -14,12 +19,16 @@ Steer pre-trained diffusion models toward high rewards at inference time (SVDD a
 commands:
   run     sample from a domain's pre-trained model steered by a reward; writes a run folder
           e.g. svdd run domain=dna reward=enhancer sampler=svdd sampler.num_candidates=10
+  train-value
+          fit a value network v(x_t, t) on rollouts of the pre-trained model, for sampler=svdd_mc
+          e.g. svdd train-value domain=dna reward=enhancer value.out=checkpoints/dna_enhancer_value
   merge   join the shards of sharded runs (num_shards > 1) found under folders
           e.g. svdd merge multirun/2026-11-22_10-00-00
   report  one markdown table + plots over the runs under folders
           e.g. svdd report multirun/2026-11-22_10-00-00 --out report/
 
-`svdd run --help` lists config groups and settings; `svdd run --cfg job` prints the composed config.
+`svdd run --help` lists config groups and settings; `svdd run --cfg job` prints the composed config
+(the same for `svdd train-value`).
 """
 
 GROUP_OVERRIDE = re.compile(r"^[+~]?(\w+)=(.+)$")
@@ -41,7 +50,7 @@ def check_group_choices(args: list[str], configs: Path) -> None:
                                 + ", ".join(available))
 
 
-def check_composes(args: list[str], configs: Path) -> None:
+def check_composes(args: list[str], configs: Path, config_name: str = "config", prog: str = "svdd run") -> None:
     """Compose the config with the first value of every sweep, so that a bad override (a key that does
     not exist, a malformed value) is one line here instead of Hydra's multi-line report."""
     from hydra import compose, initialize_config_dir
@@ -58,37 +67,49 @@ def check_composes(args: list[str], configs: Path) -> None:
         first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override()
                  else o.input_line for o in parsed]
         with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
-            compose(config_name="config", overrides=first)
+            compose(config_name=config_name, overrides=first)
     except (HydraException, OmegaConfBaseException) as err:
         first_line = " ".join(str(err).split("\n")[0].split())
         if first_line.startswith("Could not override"):  # a key the composed config does not have
             first_line = first_line.rstrip(".") + ": no such setting"
-        raise UserError(f"{first_line} (`svdd run --help` lists the settings)") from None
+        raise UserError(f"{first_line} (`{prog} --help` lists the settings)") from None
 
 
-def run_command(args: list[str]) -> int:
+def hydra_command(args: list[str], config_name: str, prog: str, job: Callable[[DictConfig], Any]) -> int:
+    """Run `job` as a Hydra app over configs/<config_name>.yaml, bad overrides and UserErrors as one line."""
     import hydra
-    from omegaconf import DictConfig
 
     from svdd_cli.assets import asset_root, register_resolver
     from svdd_cli.errors import UserError
-    from svdd_cli.run import run
 
     configs = asset_root() / "configs"
     check_group_choices(args, configs)
     register_resolver()
-    check_composes(args, configs)
+    check_composes(args, configs, config_name, prog)
 
-    @hydra.main(config_path=str(configs), config_name="config", version_base="1.3")
-    def app(cfg: DictConfig) -> float:
+    @hydra.main(config_path=str(configs), config_name=config_name, version_base="1.3")
+    def app(cfg: DictConfig) -> Any:
         try:
-            return run(cfg)
+            return job(cfg)
         except UserError as err:  # raised inside Hydra, which would print a traceback
             sys.exit(fail(err))
 
-    sys.argv = ["svdd run", *args]
+    sys.argv = [prog, *args]
     app()
     return 0
+
+
+def run_command(args: list[str]) -> int:
+    from svdd_cli.run import run
+
+    return hydra_command(args, "config", "svdd run", run)
+
+
+def train_value_command(args: list[str]) -> int:
+    from svdd_cli.value.train import train_value
+
+    command = " ".join(["svdd train-value", *args])
+    return hydra_command(args, "train_value", "svdd train-value", lambda cfg: train_value(cfg, command))
 
 
 def merge_command(args: list[str]) -> int:
@@ -111,7 +132,8 @@ def report_command(args: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": run_command, "merge": merge_command, "report": report_command}
+COMMANDS = {"run": run_command, "train-value": train_value_command, "merge": merge_command,
+            "report": report_command}
 
 
 def fail(err: Exception) -> int:

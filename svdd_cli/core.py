@@ -147,14 +147,24 @@ class CountedModel:
         self.bf16 = precision == "bf16"
 
     def predict(self, x_t: Tensor, t: float) -> Prediction:
+        return self._counted(self.inner.predict, x_t, t)
+
+    def _counted(self, network: Callable[[Tensor, float], Prediction], x_t: Tensor, t: float) -> Prediction:
+        """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast."""
         self.counters.nfe += x_t.shape[0]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             if x_t.shape[0] <= self.max_batch:
-                return self.inner.predict(x_t, t)
-            return Prediction.cat([self.inner.predict(chunk, t) for chunk in x_t.split(self.max_batch)])
+                return network(x_t, t)
+            return Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        attr = getattr(self.inner, name)
+        if name == "predict_with_grad":  # the differentiable forward of gradient guidance counts as predict()
+            return lambda x_t, t: self._counted(attr, x_t, t)
+        return attr
+
+
+DIFFERENTIABLE = ("score_probs", "score_images")  # differentiable reward methods (samplers/guidance.py)
 
 
 class CountedReward:
@@ -180,3 +190,12 @@ class CountedReward:
             return float(self.inner([sample])[0])
         except Exception:
             return math.nan
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name in DIFFERENTIABLE:  # counted like __call__; no penalty: dps guards non-finite gradients itself
+            def scored(x: Tensor) -> Tensor:
+                self.counters.reward_calls += len(x)
+                return attr(x)
+            return scored
+        return attr

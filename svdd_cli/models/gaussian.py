@@ -227,6 +227,10 @@ class GaussianDiffusion:
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         """One UNet call: eps and the Tweedie x0-hat (x_t - sqrt(1 - abar) eps) / sqrt(abar), clipped."""
+        return self.predict_with_grad(x_t, t)
+
+    def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
+        """predict() with autograd: x0 (B, C, H, W) keeps its graph to x_t, for gradient guidance (dps)."""
         k = torch.full((x_t.shape[0],), self.kernel.index(t), device=x_t.device)
         x0, eps = self.kernel.split(self.unet(x_t, k).sample.float(), x_t, t)
         return Prediction(x_t=x_t, t=t, x0=x0, output=eps)
@@ -242,7 +246,11 @@ class GaussianDiffusion:
 
     def decode(self, x: Tensor) -> list[Tensor]:
         """(B, C, H, W) in [-1, 1] -> B images (C, H, W) in [0, 1] on the CPU."""
-        return list(((x.float().clamp(-1, 1) + 1) / 2).cpu().unbind(0))
+        return list(self.decode_images(x).cpu().unbind(0))
+
+    def decode_images(self, x: Tensor) -> Tensor:
+        """Differentiable decode: (B, C, H, W) in [-1, 1] -> images (B, C, H, W) in [0, 1] on the device."""
+        return (x.float().clamp(-1, 1) + 1) / 2
 
     @torch.inference_mode()
     def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:

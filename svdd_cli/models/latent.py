@@ -71,6 +71,10 @@ class LatentDiffusion:
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         """One guided UNet evaluation: eps and the Tweedie x0-hat in latent space, (B, 4, h, w)."""
+        return self.predict_with_grad(x_t, t)
+
+    def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
+        """predict() with autograd: x0 keeps its graph to x_t, for gradient guidance (dps)."""
         b, copies = x_t.shape[0], self.embeds.shape[0]
         k = torch.full((b * copies,), self.kernel.index(t), device=x_t.device)
         embeds = self.embeds.repeat_interleave(b, dim=0)  # (copies*B, L, D): uncond rows first
@@ -93,9 +97,13 @@ class LatentDiffusion:
     @torch.inference_mode()
     def decode(self, x: Tensor) -> list[Tensor]:
         """Latents (B, 4, h, w) -> B images (3, H, W) in [0, 1] on the CPU, through the VAE in chunks."""
+        return list(self.decode_images(x).cpu().unbind(0))
+
+    def decode_images(self, x: Tensor) -> Tensor:
+        """Differentiable VAE decode: latents (B, 4, h, w) -> images (B, 3, H, W) in [0, 1] on the device."""
         scale = self.vae.config.scaling_factor
         images = [self.vae.decode(chunk / scale).sample for chunk in x.split(self.vae_batch)]
-        return list(((torch.cat(images).float() + 1) / 2).clamp(0, 1).cpu().unbind(0))
+        return ((torch.cat(images).float() + 1) / 2).clamp(0, 1)
 
     @torch.inference_mode()
     def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:

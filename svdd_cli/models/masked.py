@@ -111,14 +111,14 @@ class MaskedDiffusion:
         return torch.where(masked, logq, pred.output)  # unmasked rows of output are one-hot: carried over
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
-        return _gumbel_argmax(self.transition_log_probs(pred, s), generator)
+        return gumbel_argmax(self.transition_log_probs(pred, s), generator)
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         logq = self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1)
         return logq.sum(-1)
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
-        return _gumbel_argmax(pred.output, generator)
+        return gumbel_argmax(pred.output, generator)
 
     def decode(self, x: Tensor) -> list[Any]:
         """Token rows (B, L) -> joined token strings, detokenized when set; a leftover mask shows as '?'."""
@@ -153,7 +153,7 @@ class MaskedDiffusion:
         return -total / draws
 
 
-def _gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
+def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
     """One categorical draw per position from log-probs (..., V) via the Gumbel-max trick."""
     u = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
     return (log_probs - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)

@@ -67,10 +67,14 @@ class Aesthetic:
         self.mean = torch.tensor(CLIP_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(CLIP_STD, device=self.device).view(1, 3, 1, 1)
 
-    def __call__(self, samples: list[Tensor]) -> Tensor:
-        x = torch.stack(list(samples)).float().to(self.device)
+    def score_images(self, images: Tensor) -> Tensor:
+        """Differentiable reward of images (B, C, H, W) in [0, 1] -> (B,) on the reward's device."""
+        x = images.float().to(self.device)
         x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
         x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bicubic", antialias=True,
                                       align_corners=False).clamp(0, 1)
         embeds = self.clip(pixel_values=(x - self.mean) / self.std).image_embeds
-        return self.mlp(nn.functional.normalize(embeds, dim=-1)).float().cpu()
+        return self.mlp(nn.functional.normalize(embeds, dim=-1)).float()
+
+    def __call__(self, samples: list[Tensor]) -> Tensor:
+        return self.score_images(torch.stack(list(samples))).cpu()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import Tensor
 
 from svdd_cli.checkpoint import resolve_device
@@ -35,6 +36,9 @@ class Classifier:
         self.net, self.classes = load_classifier(checkpoint, self.device)
         self.target = class_index(target_class, self.classes)
 
+    def score_images(self, images: Tensor) -> Tensor:
+        """Differentiable reward of images (B, C, H, W) in [0, 1] -> (B,) on the reward's device."""
+        return self.net(classifier_input(images).to(self.device)).log_softmax(-1)[:, self.target].float()
+
     def __call__(self, samples: list[Tensor]) -> Tensor:
-        logits = self.net(classifier_input(samples).to(self.device))
-        return logits.log_softmax(-1)[:, self.target].float().cpu()
+        return self.score_images(torch.stack(samples)).cpu()

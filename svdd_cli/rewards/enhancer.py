@@ -43,6 +43,10 @@ class Enhancer:
         self.net = load_module(EnhancerCNN(**config["network"]), state, checkpoint).to(self.device)
         self.alphabet, self.length, self.penalty = config["alphabet"], config["length"], penalty
 
+    def score_probs(self, probs: Tensor) -> Tensor:
+        """Differentiable reward of relaxed one-hot sequences (B, L, 4) over `alphabet` (ACGT) -> (B,)."""
+        return self.net(probs.transpose(1, 2).to(self.device)).float()
+
     @torch.inference_mode()
     def __call__(self, samples: list[str]) -> Tensor:
         x, valid = one_hot(samples, self.alphabet)

@@ -45,9 +45,10 @@ class MfeSurrogate:
         if direction not in SIGNS:
             raise ValueError(f"reward.direction={direction!r} must be one of {', '.join(SIGNS)}")
         self.oracle = UserOracle(checkpoint, scale=SIGNS[direction], penalty=penalty, device=device)
+        self.alphabet = self.oracle.alphabet  # the letter order of score_probs
 
     def score_probs(self, probs: Tensor) -> Tensor:
-        """Differentiable reward of relaxed one-hot sequences (B, L, 4) over ACGU -> (B,)."""
+        """Differentiable reward of relaxed one-hot sequences (B, L, 4) over `alphabet` (ACGU) -> (B,)."""
         return self.oracle.score_probs(probs)
 
     def __call__(self, samples: list[str]) -> Tensor:

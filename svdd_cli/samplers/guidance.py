@@ -1,0 +1,105 @@
+"""The loop shared by the gradient-guidance samplers dps and classifier_guidance (ALGORITHMS.md items 9, 10).
+
+Differentiable rewards (the contract dps relies on) expose, next to __call__:
+    score_probs(probs (B, L, A)) -> (B,)         masked models: relaxed one-hot sequences over `reward.alphabet`
+    score_images(images (B, C, H, W)) -> (B,)    Gaussian models: images in [0, 1], as model.decode_images gives
+Each step t -> s gets a guidance direction at x_t from the sampler and applies it (times `scale`, rho):
+    masked models: first-order guided transition. For a masked position i unmasking to token j, the logit of
+        that transition gets rho * delta[i, j], delta[i, j] ~ the change of the guiding function when x_s puts
+        j at i (staying masked: 0); unmasked positions are carried over as before.
+    Gaussian models: x_s = x_s^pre + rho * gradient at x_t (x_s^pre ~ p_pre(. | x_t)).
+Per-sample clipping of the direction's norm to max_grad_norm, and a NaN guard: a sample whose direction is not
+finite takes the plain pre-trained step (counted in the trace). scale = 0 draws exactly the ancestral samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from svdd_cli.core import DiffusionModel, Prediction, Trace
+from svdd_cli.errors import UserError
+from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
+
+# x_t (B, ...) at time t -> (its prediction, guiding value (B,), direction: delta (B, L, V) for masked models,
+# the gradient (B, ...) w.r.t. x_t for Gaussian ones)
+Direction = Callable[[Tensor, float], tuple[Prediction, Tensor, Tensor]]
+
+
+class Guarded(NamedTuple):
+    """A direction after clipping and the NaN guard."""
+
+    direction: Tensor  # (B, ...) clipped; zero in non-finite rows
+    norm: Tensor  # (B,) norm before clipping (NaN in non-finite rows)
+    clipped: Tensor  # (B,) bool: the norm was above max_norm
+    bad: Tensor  # (B,) bool: the direction had a NaN/inf entry
+
+
+def guard(direction: Tensor, max_norm: float | None) -> Guarded:
+    """Clip each row of direction (B, ...) to norm max_norm (None: no clipping); zero its non-finite rows."""
+    flat = direction.flatten(1)
+    bad = ~torch.isfinite(flat).all(1)
+    norm = flat.norm(dim=1).masked_fill(bad, torch.nan)
+    factor = torch.ones_like(norm) if max_norm is None else (max_norm / norm).clamp(max=1.0)
+    factor = factor.masked_fill(bad, 0.0).view(-1, *[1] * (direction.dim() - 1))
+    clean = torch.where(factor == 0, 0.0, direction * factor)  # 0 * inf would be NaN
+    return Guarded(clean, norm, ~bad & (factor.flatten() < 1), bad)
+
+
+def is_masked(model: DiffusionModel) -> bool:
+    """Masked (absorbing-state) models expose their transition logits; Gaussian ones do not."""
+    return hasattr(model, "transition_log_probs")
+
+
+def guided_logits(model: MaskedDiffusion, pred: Prediction, delta: Tensor, s: float) -> Tensor:
+    """Unnormalised log p(x_s | x_t) (B, L, V+1) of a masked model with delta (B, L, V) added to the logits of
+    unmasking a masked position to each token."""
+    masked = (pred.x_t == model.mask_id).unsqueeze(-1)
+    step = torch.nn.functional.pad(delta * masked, (0, 1))  # the mask column (staying masked) gets 0
+    return model.transition_log_probs(pred, s) + step
+
+
+def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: float, max_norm: float | None,
+                  generator: torch.Generator, trace: Trace) -> Tensor:
+    """Draw n samples x_T -> x_0, every step guided by direction(x_t, t); returns (n, ...)."""
+    masked = is_masked(model)
+    x = model.init(n, generator)
+    for step, (t, s) in enumerate(pairwise(model.timesteps())):
+        pred, value, raw = direction(x, t)
+        if masked:
+            raw = raw * (x == model.mask_id).unsqueeze(-1)  # only masked positions move
+        g = guard(raw, max_norm)
+        if masked:
+            x = gumbel_argmax(guided_logits(model, pred, scale * g.direction, s), generator)
+        else:
+            x = model.propose(pred, s, generator) + scale * g.direction
+        trace({"step": step, "t": t, "value_mean": value.nanmean().item(),
+               "value_max": value.nan_to_num(-torch.inf).max().item(), "grad_norm": g.norm.nanmean().item(),
+               "clipped": int(g.clipped.sum()), "nan_grads": int(g.bad.sum())})
+    return x
+
+
+def reward_name(reward: Any) -> str:
+    """The config name of a reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py)."""
+    return type(getattr(reward, "inner", reward)).__module__.rsplit(".", 1)[-1]
+
+
+def check_differentiable(reward: Any, method: str, sampler: str) -> None:
+    """A UserError naming the reward when it has no differentiable `method` (score_probs / score_images)."""
+    if not hasattr(reward, method) or (method == "score_probs" and not hasattr(reward, "alphabet")):
+        example = "reward=enhancer" if method == "score_probs" else "reward=classifier"
+        raise UserError(f"reward={reward_name(reward)} is not differentiable; {sampler} needs a reward with "
+                        f"{method}() (e.g. {example}, or use sampler=svdd)")
+
+
+def vocab_order(vocab: Sequence[str], alphabet: str, reward: str) -> Tensor:
+    """Index (A,) into the model's vocabulary of each letter of the reward's alphabet (T and U as one letter):
+    probs (B, L, V)[..., index] lists the model's probabilities in the reward's letter order."""
+    tokens, letters = [v.replace("U", "T") for v in vocab], [a.replace("U", "T") for a in alphabet]
+    if sorted(tokens) != sorted(letters):
+        raise UserError(f"reward={reward} scores letters {alphabet}, but the model's vocabulary is {list(vocab)}")
+    return torch.tensor([tokens.index(a) for a in letters])
