@@ -60,7 +60,7 @@ class SVDD:
                 pred_s = model.predict(x_s, s)
                 v = self.soft_value(model, reward, pred_s, generator)
             v = v.view(n, m)
-            keep = self.select(v, generator) + torch.arange(n) * m
+            keep = select(v, self.alpha, generator) + torch.arange(n) * m
             x = x_s[keep.to(x_s.device)]
             pred = None if final else pred_s.take(keep.to(x_s.device))
             trace({"step": step, "t": t, "value_mean": v.mean().item(), "value_max": v.max().item(),
@@ -74,11 +74,12 @@ class SVDD:
         r = reward(model.decode(draws)).view(self.k, -1)
         return self.alpha * (torch.logsumexp(r / self.alpha, dim=0) - math.log(self.k))
 
-    def select(self, v: Tensor, generator: torch.Generator) -> Tensor:
-        """Index of the kept candidate per row of v (n, M): argmax, or a draw from softmax(v / alpha)."""
-        if self.alpha == 0:
-            return v.argmax(1)
-        return categorical(torch.softmax(v / self.alpha, dim=1), generator)
+
+def select(v: Tensor, alpha: float, generator: torch.Generator) -> Tensor:
+    """Index of the kept candidate per row of v (n, M): argmax (alpha = 0), or a draw from softmax(v / alpha)."""
+    if alpha == 0:
+        return v.argmax(1)
+    return categorical(torch.softmax(v / alpha, dim=1), generator)
 
 
 def categorical(probs: Tensor, generator: torch.Generator) -> Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.svdd import categorical
+from svdd_cli.samplers.svdd import select
 from svdd_cli.value.network import ValueNetwork, load_value_network
 
 
@@ -45,7 +45,7 @@ class SVDDMC:
             x_s = model.propose(pred.repeat(self.m), s, generator)  # (n*M, ...)
             v = reward(model.decode(x_s)) if final else self.net.value(x_s, s).float().cpu()
             v = v.view(n, self.m)
-            keep = self.select(v, generator) + torch.arange(n) * self.m
+            keep = select(v, self.alpha, generator) + torch.arange(n) * self.m
             x = x_s[keep.to(x_s.device)]
             if not final:
                 pred = model.predict(x, s)  # the only network call: the kept candidate
@@ -53,9 +53,3 @@ class SVDDMC:
                    "kept_mean": v.gather(1, (keep % self.m).view(n, 1)).mean().item(),
                    "value_net_evals": 0 if final else n * self.m})
         return x
-
-    def select(self, v: Tensor, generator: torch.Generator) -> Tensor:
-        """Index of the kept candidate per row of v (n, M): argmax, or a draw from softmax(v / alpha)."""
-        if self.alpha == 0:
-            return v.argmax(1)
-        return categorical(torch.softmax(v / self.alpha, dim=1), generator)
