@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 
 from meeko import MoleculePreparation, PDBQTWriterLegacy
-from rdkit import Chem
+from rdkit import Chem, rdBase
 from rdkit.Chem import AllChem
 from torch import Tensor
 from vina import Vina
@@ -53,9 +53,10 @@ def ligand_pdbqt(smiles: str, seed: int) -> str:
     mol = Chem.AddHs(mol_from_smiles(smiles))
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
-    if AllChem.EmbedMolecule(mol, params) != 0:
-        raise ValueError(f"RDKit could not embed {smiles} in 3-D")
-    AllChem.MMFFOptimizeMolecule(mol)
+    with rdBase.BlockLogs():  # force-field typing warnings ("UFFTYPER: ...") for every odd atom
+        if AllChem.EmbedMolecule(mol, params) != 0:
+            raise ValueError(f"RDKit could not embed {smiles} in 3-D")
+        AllChem.MMFFOptimizeMolecule(mol)
     pdbqt, ok, error = PDBQTWriterLegacy.write_string(MoleculePreparation().prepare(mol)[0])
     if not ok:
         raise ValueError(f"meeko could not prepare {smiles}: {error}")
