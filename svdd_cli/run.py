@@ -40,22 +40,29 @@ def check_settings(cfg: DictConfig) -> None:
         raise UserError(f"precision={cfg.precision} must be one of {', '.join(PRECISIONS)}")
 
 
-def build(cfg: DictConfig) -> Parts:
-    """Instantiate the parts; bad values and missing files become one-line UserErrors."""
+def build_task(cfg: DictConfig) -> tuple[Domain, DiffusionModel, Reward, Reward | None]:
+    """Domain, model, reward and evaluation reward, checked to fit together; bad values and missing files
+    become one-line UserErrors."""
     reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
     evaluation_cfg = reward_cfg.pop("evaluation", None)
-    domain = _instantiate(cfg.domain, "domain")
-    model = _instantiate(cfg.model, "model")
-    reward = _instantiate(reward_cfg, "reward")
+    domain = instantiate_part(cfg.domain, "domain")
+    model = instantiate_part(cfg.model, "model")
+    reward = instantiate_part(reward_cfg, "reward")
     if domain.name not in reward.domains:
         raise UserError(f"reward={choices(cfg).get('reward', '?')} scores {'/'.join(reward.domains)} samples, "
                         f"not domain={domain.name} (`svdd run --help` lists the rewards)")
     domain.check_model(model)
-    evaluation = _instantiate(evaluation_cfg, "reward.evaluation") if evaluation_cfg else None
-    return Parts(domain, model, reward, evaluation, _instantiate(cfg.sampler, "sampler"))
+    evaluation = instantiate_part(evaluation_cfg, "reward.evaluation") if evaluation_cfg else None
+    return domain, model, reward, evaluation
 
 
-def _instantiate(node: Any, where: str) -> Any:
+def build(cfg: DictConfig) -> Parts:
+    """Every part of a run: the task (build_task) and the sampler."""
+    return Parts(*build_task(cfg), instantiate_part(cfg.sampler, "sampler"))
+
+
+def instantiate_part(node: Any, where: str) -> Any:
+    """hydra's instantiate(node); a user mistake inside becomes a one-line UserError naming `where`."""
     try:
         return instantiate(node)
     except InstantiationException as err:

@@ -24,7 +24,7 @@ from torch import Tensor
 from svdd_cli.checkpoint import save_folder
 from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Reward
 from svdd_cli.errors import UserError
-from svdd_cli.run import _instantiate, choices
+from svdd_cli.run import build_task, choices
 from svdd_cli.value.card import write_card
 from svdd_cli.value.data import Rollouts, draw_rollouts
 from svdd_cli.value.network import ValueNetwork
@@ -109,14 +109,7 @@ def train_value(cfg: DictConfig, command: str) -> dict[str, Any]:
 
 def build(cfg: DictConfig) -> tuple[DiffusionModel, Reward]:
     """The domain's model and the reward, checked as `svdd run` checks them; only token models have value nets."""
-    reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
-    reward_cfg.pop("evaluation", None)
-    domain, model = _instantiate(cfg.domain, "domain"), _instantiate(cfg.model, "model")
-    reward = _instantiate(reward_cfg, "reward")
-    if domain.name not in reward.domains:
-        raise UserError(f"reward={choices(cfg).get('reward', '?')} scores {'/'.join(reward.domains)} samples, "
-                        f"not domain={domain.name}")
-    domain.check_model(model)
+    domain, model, reward, _ = build_task(cfg)
     if not hasattr(model, "vocab"):
         raise UserError(f"domain={domain.name}: value networks are for masked (token) models only")
     if len(model.timesteps()) < 3:
