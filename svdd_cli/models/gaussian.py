@@ -196,44 +196,28 @@ def _decoder_log_prob(x: Tensor, mean: Tensor, std: float, bins: int | None, bou
     return (upper - lower).clamp_min(1e-12).log().sum(1)
 
 
-class GaussianDiffusion:
-    """A pixel-space diffusers UNet2DModel with a DDPM/DDIM kernel; implements core.DiffusionModel.
+class KernelDiffusion:
+    """What pixel and latent Gaussian models share around the GaussianKernel: a subclass sets `kernel`, `device`
+    and `state_size` (C, H, W) and implements predict_with_grad and decode_images."""
 
-    Samples live in [-1, 1] (B, C, H, W); decode gives images in [0, 1]."""
-
-    def __init__(self, unet: torch.nn.Module, kernel: GaussianKernel, device: torch.device | str = "cpu") -> None:
-        self.unet, self.kernel = unet.eval(), kernel
-        self.device = torch.device(device)
-        self.unet.to(self.device)
-        config = unet.config
-        size = config.sample_size if isinstance(config.sample_size, (list, tuple)) else (config.sample_size,) * 2
-        self.image_size = (config.in_channels, *size)
-
-    @classmethod
-    def from_pretrained(cls, path: str, num_steps: int = 50, eta: float = 1.0, scheduler: str | None = None,
-                        device: str = "auto") -> GaussianDiffusion:
-        """Load path/unet and path/scheduler (the layout DDPMPipeline.save_pretrained writes); `scheduler` swaps
-        the kernel's class (e.g. DDIMScheduler, with `eta`); `num_steps` sampling steps over the training chain."""
-        kernel = GaussianKernel(load_scheduler(path, scheduler), num_steps, eta)
-        unet = load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder="unet")
-        return cls(unet, kernel, resolve_device(device))
+    kernel: GaussianKernel
+    device: torch.device
+    state_size: tuple[int, int, int]
 
     def timesteps(self) -> list[float]:
         return self.kernel.timesteps()
 
     def init(self, n: int, generator: torch.Generator) -> Tensor:
-        return torch.randn((n, *self.image_size), generator=generator, device=generator.device).to(self.device)
+        return torch.randn((n, *self.state_size), generator=generator, device=generator.device).to(self.device)
 
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
-        """One UNet call: eps and the Tweedie x0-hat (x_t - sqrt(1 - abar) eps) / sqrt(abar), clipped."""
+        """One network call: eps and the Tweedie x0-hat (x_t - sqrt(1 - abar) eps) / sqrt(abar)."""
         return self.predict_with_grad(x_t, t)
 
     def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
-        """predict() with autograd: x0 (B, C, H, W) keeps its graph to x_t, for gradient guidance (dps)."""
-        k = torch.full((x_t.shape[0],), self.kernel.index(t), device=x_t.device)
-        x0, eps = self.kernel.split(self.unet(x_t, k).sample.float(), x_t, t)
-        return Prediction(x_t=x_t, t=t, x0=x0, output=eps)
+        """predict() with autograd: x0 (B, ...) keeps its graph to x_t, for gradient guidance (dps)."""
+        raise NotImplementedError
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
         return self.kernel.propose(pred, s, generator)
@@ -244,12 +228,46 @@ class GaussianDiffusion:
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return pred.x0
 
+    @torch.inference_mode()
     def decode(self, x: Tensor) -> list[Tensor]:
-        """(B, C, H, W) in [-1, 1] -> B images (C, H, W) in [0, 1] on the CPU."""
+        """States (B, ...) -> B images (C, H, W) in [0, 1] on the CPU."""
         return list(self.decode_images(x).cpu().unbind(0))
 
     def decode_images(self, x: Tensor) -> Tensor:
-        """Differentiable decode: (B, C, H, W) in [-1, 1] -> images (B, C, H, W) in [0, 1] on the device."""
+        """Differentiable decode: states (B, ...) -> images (B, C, H, W) in [0, 1] on the device."""
+        raise NotImplementedError
+
+
+class GaussianDiffusion(KernelDiffusion):
+    """A pixel-space diffusers UNet2DModel with a DDPM/DDIM kernel; implements core.DiffusionModel.
+
+    Samples live in [-1, 1] (B, C, H, W); decode gives images in [0, 1]."""
+
+    def __init__(self, unet: torch.nn.Module, kernel: GaussianKernel, device: torch.device | str = "cpu") -> None:
+        self.unet, self.kernel = unet.eval(), kernel
+        self.device = torch.device(device)
+        self.unet.to(self.device)
+        config = unet.config
+        size = config.sample_size if isinstance(config.sample_size, (list, tuple)) else (config.sample_size,) * 2
+        self.image_size = self.state_size = (config.in_channels, *size)
+
+    @classmethod
+    def from_pretrained(cls, path: str, num_steps: int = 50, eta: float = 1.0, scheduler: str | None = None,
+                        device: str = "auto") -> GaussianDiffusion:
+        """Load path/unet and path/scheduler (the layout DDPMPipeline.save_pretrained writes); `scheduler` swaps
+        the kernel's class (e.g. DDIMScheduler, with `eta`); `num_steps` sampling steps over the training chain."""
+        kernel = GaussianKernel(load_scheduler(path, scheduler), num_steps, eta)
+        unet = load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder="unet")
+        return cls(unet, kernel, resolve_device(device))
+
+    def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
+        """One UNet call with autograd: eps and the clipped x0-hat (B, C, H, W), its graph kept to x_t."""
+        k = torch.full((x_t.shape[0],), self.kernel.index(t), device=x_t.device)
+        x0, eps = self.kernel.split(self.unet(x_t, k).sample.float(), x_t, t)
+        return Prediction(x_t=x_t, t=t, x0=x0, output=eps)
+
+    def decode_images(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) in [-1, 1] -> images (B, C, H, W) in [0, 1], differentiably."""
         return (x.float().clamp(-1, 1) + 1) / 2
 
     @torch.inference_mode()

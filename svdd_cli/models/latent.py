@@ -16,7 +16,7 @@ from torch import Tensor
 
 from svdd_cli.checkpoint import resolve_device
 from svdd_cli.core import Prediction
-from svdd_cli.models.gaussian import GaussianKernel, load_pretrained, make_scheduler
+from svdd_cli.models.gaussian import GaussianKernel, KernelDiffusion, load_pretrained, make_scheduler
 
 
 def load_pipeline(path: str) -> Any:
@@ -31,7 +31,7 @@ def load_pipeline(path: str) -> Any:
                            requires_safety_checker=False)
 
 
-class LatentDiffusion:
+class LatentDiffusion(KernelDiffusion):
     """Stable Diffusion (VAE + text encoder + UNet2DConditionModel) with a stateless Gaussian kernel."""
 
     def __init__(self, pipeline: Any, kernel: GaussianKernel, prompt: str, negative_prompt: str = "",
@@ -44,7 +44,7 @@ class LatentDiffusion:
         height = height or pipeline.unet.config.sample_size * factor
         width = width or pipeline.unet.config.sample_size * factor
         self.image_size = (3, height, width)
-        self.latent_size = (self.unet.config.in_channels, height // factor, width // factor)
+        self.latent_size = self.state_size = (self.unet.config.in_channels, height // factor, width // factor)
         with torch.inference_mode():
             cond, uncond = pipeline.encode_prompt(prompt, self.device, 1, guidance_scale > 1, negative_prompt)
         self.embeds = cond if guidance_scale <= 1 else torch.cat([uncond, cond])  # (1 or 2, L, D)
@@ -62,19 +62,8 @@ class LatentDiffusion:
         return cls(pipeline, kernel, prompt, negative_prompt,
                    guidance_scale, height, width, vae_batch, resolve_device(device))
 
-    def timesteps(self) -> list[float]:
-        return self.kernel.timesteps()
-
-    def init(self, n: int, generator: torch.Generator) -> Tensor:
-        return torch.randn((n, *self.latent_size), generator=generator, device=generator.device).to(self.device)
-
-    @torch.inference_mode()
-    def predict(self, x_t: Tensor, t: float) -> Prediction:
-        """One guided UNet evaluation: eps and the Tweedie x0-hat in latent space, (B, 4, h, w)."""
-        return self.predict_with_grad(x_t, t)
-
     def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
-        """predict() with autograd: x0 keeps its graph to x_t, for gradient guidance (dps)."""
+        """One guided UNet evaluation with autograd: eps and the Tweedie x0-hat in latent space (B, 4, h, w)."""
         b, copies = x_t.shape[0], self.embeds.shape[0]
         k = torch.full((b * copies,), self.kernel.index(t), device=x_t.device)
         embeds = self.embeds.repeat_interleave(b, dim=0)  # (copies*B, L, D): uncond rows first
@@ -85,22 +74,8 @@ class LatentDiffusion:
         x0, eps = self.kernel.split(out, x_t, t)
         return Prediction(x_t=x_t, t=t, x0=x0, output=eps)
 
-    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
-        return self.kernel.propose(pred, s, generator)
-
-    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
-        return self.kernel.log_prob(pred, x_s, s)
-
-    def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
-        return pred.x0
-
-    @torch.inference_mode()
-    def decode(self, x: Tensor) -> list[Tensor]:
-        """Latents (B, 4, h, w) -> B images (3, H, W) in [0, 1] on the CPU, through the VAE in chunks."""
-        return list(self.decode_images(x).cpu().unbind(0))
-
     def decode_images(self, x: Tensor) -> Tensor:
-        """Differentiable VAE decode: latents (B, 4, h, w) -> images (B, 3, H, W) in [0, 1] on the device."""
+        """Differentiable VAE decode in chunks: latents (B, 4, h, w) -> images (B, 3, H, W) in [0, 1]."""
         scale = self.vae.config.scaling_factor
         images = [self.vae.decode(chunk / scale).sample for chunk in x.split(self.vae_batch)]
         return ((torch.cat(images).float() + 1) / 2).clamp(0, 1)
