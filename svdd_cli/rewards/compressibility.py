@@ -1,4 +1,5 @@
-"""JPEG compressibility (Black et al. 2023, DDPO; the SVDD paper's image task): minus the JPEG size in kB."""
+"""JPEG compressibility (Black et al. 2023, DDPO; the SVDD paper's image task): minus the JPEG size in kB;
+and its opposite, incompressibility (the size itself, higher for detailed images)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Compressibility:
     """-(JPEG size in kB) at `quality`: higher for images that compress well."""
 
     domains = ("image",)
+    sign = -1.0
 
     def __init__(self, quality: int = 95) -> None:
         if not 1 <= quality <= 100:
@@ -31,4 +33,10 @@ class Compressibility:
         self.quality = quality
 
     def __call__(self, samples: list[Tensor]) -> Tensor:
-        return -jpeg_kb(samples, self.quality)
+        return self.sign * jpeg_kb(samples, self.quality)
+
+
+class Incompressibility(Compressibility):
+    """JPEG size in kB at `quality`: higher for detailed, textured images."""
+
+    sign = 1.0
