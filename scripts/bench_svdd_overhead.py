@@ -17,7 +17,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from svdd_cli.assets import asset_root, register_resolver
-from svdd_cli.core import CountedModel, Counters
+from svdd_cli.core import Counters, counted_model
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd import SVDD
 
@@ -43,7 +43,7 @@ def main() -> None:
     register_resolver()
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", [f"model.num_steps={args.steps}", f"device={args.device}"])
-    model = CountedModel(instantiate(cfg.model), Counters(), args.max_batch)
+    model = counted_model(instantiate(cfg.model), Counters(), args.max_batch)
     reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
     reward_cfg.pop("evaluation", None)
     reward = instantiate(reward_cfg)

@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from svdd_cli.assets import asset_root, register_resolver
-from svdd_cli.core import CountedModel, Counters
+from svdd_cli.core import CountedModel, Counters, counted_model
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd import SVDD
 from svdd_cli.summary import device_name
@@ -54,7 +54,7 @@ def throughput(domain: str, batches: list[int], device: str) -> list[dict[str, A
     rows = []
     for precision in ("fp32", "bf16") if model.device.type == "cuda" else ("fp32",):  # CPU bf16: ~100x slower
         for batch in batches:
-            counted = CountedModel(model, Counters(), batch, precision)
+            counted = counted_model(model, Counters(), batch, precision)
             timed(Ancestral(), counted, reward, min(batch, 8))  # warm-up: kernels, autotuning, allocator
             counted.counters.nfe = 0
             wall, _ = timed(Ancestral(), counted, reward, batch)
@@ -71,7 +71,7 @@ def overlap(batch: int, chunk: int, device: str) -> dict[str, Any]:
     samples = []
     for label, max_batch in (("chunked", chunk), ("one_call", batch * 10)):
         model, reward = compose_parts(["domain=molecule", "reward=qed", f"device={device}"])  # a fresh cache
-        counted = CountedModel(model, Counters(), max_batch)
+        counted = counted_model(model, Counters(), max_batch)
         timed(SVDD(10), counted, reward, 2)  # warm-up, starts the oracle's worker processes
         reward.pool.cache.clear()
         walls[label], x = timed(SVDD(10), counted, reward, batch)

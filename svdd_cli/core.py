@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -114,6 +114,75 @@ class Sampler(Protocol):
         """Returns (n, ...) clean samples in the model's space."""
 
 
+# Optional capabilities: named protocols that samplers test with isinstance (never by method name).
+
+
+@runtime_checkable
+class MaskedKernel(Protocol):
+    """A masked (absorbing-state) model over a token vocabulary; guidance shifts its transition logits."""
+
+    vocab: list[str]  # tokens 0..V-1; the mask is token V
+    mask_id: int
+    length: int
+
+    def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
+        """log p(x_s = v | x_t) for every position and token v, mask last: (B, L, V+1)."""
+
+
+@runtime_checkable
+class GradientModel(Protocol):
+    """A model with a differentiable forward and decode (Gaussian models), for reward-gradient guidance."""
+
+    def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
+        """predict() with autograd: x0 (B, ...) keeps its graph to x_t."""
+
+    def decode_images(self, x: Tensor) -> Tensor:
+        """States (B, ...) -> images (B, C, H, W) in [0, 1], differentiably."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """A model that maps decoded samples back to its states (decode's inverse), for refining given designs."""
+
+    def encode_samples(self, samples: list[Any]) -> Tensor:
+        """Samples (strings, images) -> states (B, ...); ValueError naming the first sample it cannot encode."""
+
+
+@runtime_checkable
+class ProbsReward(Protocol):
+    """A differentiable reward of relaxed one-hot sequences (masked models)."""
+
+    alphabet: str  # the letter order of the last axis of probs
+
+    def score_probs(self, probs: Tensor) -> Tensor:
+        """probs (B, L, A) -> (B,), differentiable."""
+
+
+@runtime_checkable
+class ImageReward(Protocol):
+    """A differentiable reward of images (Gaussian models)."""
+
+    def score_images(self, images: Tensor) -> Tensor:
+        """images (B, C, H, W) in [0, 1] -> (B,), differentiable."""
+
+
+@runtime_checkable
+class OracleStats(Protocol):
+    """An oracle that reports its own counters (cache hits, failures) for summary.json."""
+
+    def stats(self) -> dict[str, float]:
+        """Counter name -> value."""
+
+
+@runtime_checkable
+class Budgeted(Protocol):
+    """A sampler whose width (candidates, particles, rounds, ...) follows a compute budget."""
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """This sampler sized to spend at most nfe_per_sample network evaluations per sample over `steps`
+        steps; ValueError naming the smallest budget it can fit when it cannot."""
+
+
 @dataclass
 class Counters:
     """Compute spent: network evaluations (rows), reward calls (samples scored), wall seconds,
@@ -137,7 +206,8 @@ PRECISIONS = ("fp32", "bf16")
 
 class CountedModel:
     """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows;
-    precision="bf16" runs the network under bfloat16 autocast (outputs stay float32)."""
+    precision="bf16" runs the network under bfloat16 autocast (outputs stay float32).
+    counted_model() adds the inner model's capabilities (MaskedKernel, GradientModel, Encoder)."""
 
     def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int, precision: str = "fp32") -> None:
         if precision not in PRECISIONS:
@@ -146,8 +216,29 @@ class CountedModel:
         self.device = model.device
         self.bf16 = precision == "bf16"
 
+    def timesteps(self) -> Sequence[float]:
+        return self.inner.timesteps()
+
+    def init(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.inner.init(n, generator)
+
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         return self._counted(self.inner.predict, x_t, t)
+
+    def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
+        return self.inner.propose(pred, s, generator)
+
+    def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
+        return self.inner.log_prob(pred, x_s, s)
+
+    def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
+        return self.inner.sample_x0(pred, generator)
+
+    def decode(self, x: Tensor) -> list[Any]:
+        return self.inner.decode(x)
+
+    def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:
+        return self.inner.log_likelihood(x0, generator, draws=draws)
 
     def _counted(self, network: Callable[[Tensor, float], Prediction], x_t: Tensor, t: float) -> Prediction:
         """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast."""
@@ -157,19 +248,46 @@ class CountedModel:
                 return network(x_t, t)
             return Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name == "predict_with_grad":  # the differentiable forward of gradient guidance counts as predict()
-            return lambda x_t, t: self._counted(attr, x_t, t)
-        return attr
+
+class CountedMaskedModel(CountedModel):
+    """A counted MaskedKernel."""
+
+    def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int, precision: str = "fp32") -> None:
+        super().__init__(model, counters, max_batch, precision)
+        self.vocab, self.mask_id, self.length = model.vocab, model.mask_id, model.length
+
+    def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
+        return self.inner.transition_log_probs(pred, s)
 
 
-DIFFERENTIABLE = ("score_probs", "score_images")  # differentiable reward methods (samplers/guidance.py)
+class CountedGradientModel(CountedModel):
+    """A counted GradientModel: the differentiable forward counts as predict()."""
+
+    def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
+        return self._counted(self.inner.predict_with_grad, x_t, t)
+
+    def decode_images(self, x: Tensor) -> Tensor:
+        return self.inner.decode_images(x)
+
+
+def counted_model(model: DiffusionModel, counters: Counters, max_batch: int,
+                  precision: str = "fp32") -> CountedModel:
+    """`model` counted by `counters`, with the same optional capabilities as `model`."""
+    if isinstance(model, MaskedKernel):
+        counted: CountedModel = CountedMaskedModel(model, counters, max_batch, precision)
+    elif isinstance(model, GradientModel):
+        counted = CountedGradientModel(model, counters, max_batch, precision)
+    else:
+        counted = CountedModel(model, counters, max_batch, precision)
+    if isinstance(model, Encoder):
+        counted.encode_samples = model.encode_samples  # type: ignore[attr-defined]  # no network call: not counted
+    return counted
 
 
 class CountedReward:
     """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a
-    sample on which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards."""
+    sample on which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards.
+    counted_reward() adds the inner reward's differentiable capability (ProbsReward, ImageReward)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float) -> None:
         self.inner, self.counters, self.penalty = reward, counters, penalty
@@ -191,11 +309,31 @@ class CountedReward:
         except Exception:
             return math.nan
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if name in DIFFERENTIABLE:  # counted like __call__; no penalty: dps guards non-finite gradients itself
-            def scored(x: Tensor) -> Tensor:
-                self.counters.reward_calls += len(x)
-                return attr(x)
-            return scored
-        return attr
+
+class CountedProbsReward(CountedReward):
+    """A counted ProbsReward; score_probs counts like __call__ (no penalty: guidance guards non-finite values)."""
+
+    def __init__(self, reward: Reward, counters: Counters, penalty: float) -> None:
+        super().__init__(reward, counters, penalty)
+        self.alphabet = reward.alphabet
+
+    def score_probs(self, probs: Tensor) -> Tensor:
+        self.counters.reward_calls += len(probs)
+        return self.inner.score_probs(probs)
+
+
+class CountedImageReward(CountedReward):
+    """A counted ImageReward; score_images counts like __call__."""
+
+    def score_images(self, images: Tensor) -> Tensor:
+        self.counters.reward_calls += len(images)
+        return self.inner.score_images(images)
+
+
+def counted_reward(reward: Reward, counters: Counters, penalty: float) -> CountedReward:
+    """`reward` counted by `counters`, bad values replaced by `penalty`, with the same differentiable capability."""
+    if isinstance(reward, ProbsReward):
+        return CountedProbsReward(reward, counters, penalty)
+    if isinstance(reward, ImageReward):
+        return CountedImageReward(reward, counters, penalty)
+    return CountedReward(reward, counters, penalty)

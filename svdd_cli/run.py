@@ -13,7 +13,19 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from svdd_cli.core import PRECISIONS, CountedModel, CountedReward, Counters, DiffusionModel, Domain, Reward, Sampler
+from svdd_cli.core import (
+    PRECISIONS,
+    CountedModel,
+    CountedReward,
+    Counters,
+    DiffusionModel,
+    Domain,
+    OracleStats,
+    Reward,
+    Sampler,
+    counted_model,
+    counted_reward,
+)
 from svdd_cli.errors import UserError
 from svdd_cli.outputs import RunFolder
 from svdd_cli.samplers.ancestral import Ancestral
@@ -98,8 +110,8 @@ def run(cfg: DictConfig) -> float | None:
         print(f"{folder} is already finished; nothing to do")
         return None
     parts = build(cfg)
-    model = CountedModel(parts.model, out.counters, cfg.max_batch, cfg.precision)
-    reward = CountedReward(parts.reward, out.counters, cfg.invalid_reward)
+    model = counted_model(parts.model, out.counters, cfg.max_batch, cfg.precision)
+    reward = counted_reward(parts.reward, out.counters, cfg.invalid_reward)
     todo = [b for b in shard_batches(cfg) if b not in out.done]
     status = "finished"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -123,7 +135,7 @@ def run(cfg: DictConfig) -> float | None:
     reference = reference_rewards(parts, cfg) if status == "finished" and cfg.shard == 0 else []
     if status == "finished":
         out.save_state(reference)
-    oracle = parts.reward.stats() if hasattr(parts.reward, "stats") else {}
+    oracle = parts.reward.stats() if isinstance(parts.reward, OracleStats) else {}
     summary = summarise(settings, choices(cfg), parts.domain, out.rows, reference, out.counters,
                         device_name(parts.model.device), status, oracle)
     out.write_summary(summary)
@@ -147,7 +159,7 @@ def sample_batch(cfg: DictConfig, parts: Parts, model: CountedModel, reward: Cou
     counters.stop()
     samples = parts.model.decode(x)
     ids = [f"s{first + i:06d}" for i in range(n)]
-    score = CountedReward(parts.reward, Counters(), cfg.invalid_reward)  # final scores: not sampling compute
+    score = counted_reward(parts.reward, Counters(), cfg.invalid_reward)  # final scores: not sampling compute
     columns = {"id": ids, **parts.domain.columns(ids, samples, folder),
                "reward": score(samples).tolist(),
                "evaluation_reward": parts.evaluation(samples).tolist() if parts.evaluation else [None] * n,
@@ -160,6 +172,6 @@ def reference_rewards(parts: Parts, cfg: DictConfig) -> list[float]:
     if cfg.reference_samples < 1:
         return []
     generator = torch.Generator(parts.model.device).manual_seed(cfg.seed + 7_777_777)
-    model = CountedModel(parts.model, Counters(), cfg.max_batch, cfg.precision)
+    model = counted_model(parts.model, Counters(), cfg.max_batch, cfg.precision)
     x = Ancestral().sample(model, parts.reward, cfg.reference_samples, generator, lambda record: None)
-    return CountedReward(parts.reward, Counters(), cfg.invalid_reward)(parts.model.decode(x)).tolist()
+    return counted_reward(parts.reward, Counters(), cfg.invalid_reward)(parts.model.decode(x)).tolist()

@@ -18,7 +18,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor, nn
 
-from svdd_cli.core import CountedModel, CountedReward, Counters
+from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.models.gaussian import GaussianDiffusion, GaussianKernel
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.dps import DPS
@@ -174,7 +174,7 @@ def test_dps_on_the_mixture_raises_the_mean_reward_with_the_scale_and_counts_its
     means = []
     for scale in (0.0, 0.01, 0.03):
         counters, records = Counters(), []
-        x = DPS(scale).sample(CountedModel(MODEL, counters, 64), CountedReward(REWARD, counters, -1.0), 200,
+        x = DPS(scale).sample(counted_model(MODEL, counters, 64), counted_reward(REWARD, counters, -1.0), 200,
                               torch.Generator().manual_seed(4), records.append)
         means.append(REWARD(MODEL.decode(x)).mean().item())
         assert counters.nfe == 200 * 100 and counters.reward_calls == 200 * 100  # one differentiable forward a step

@@ -17,7 +17,7 @@ from torch import Tensor
 from svdd_cli import run as run_module
 from svdd_cli.assets import asset_root
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.core import CountedModel, CountedReward, Counters
+from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.models.gaussian import GaussianDiffusion, GaussianKernel
 from svdd_cli.models.latent import LatentDiffusion
@@ -153,7 +153,7 @@ def test_scale_zero_is_ancestral_sampling_and_the_cost_is_the_pretrained_one():
     anc = sample(Ancestral(), n=64, seed=1)
     for sampler, calls in ((DPS(0.0), 64 * 4), (ClassifierGuidance(VALUE, scale=0.0), 0)):
         counters = Counters()
-        x = sampler.sample(CountedModel(MODEL, counters, 10), CountedReward(REWARD, counters, -1.0), 64,
+        x = sampler.sample(counted_model(MODEL, counters, 10), counted_reward(REWARD, counters, -1.0), 64,
                            torch.Generator().manual_seed(1), lambda r: None)
         assert torch.equal(x, anc)
         assert counters.nfe == 64 * 4 and counters.reward_calls == calls
@@ -251,7 +251,7 @@ def test_dps_on_pixel_and_latent_image_models_with_the_image_rewards(tmp_path, t
     aesthetic = Aesthetic(str(save_tiny_aesthetic(tmp_path / "aesthetic")), mlp="mlp.pth", device="cpu")
     for model, reward in ((pixel, Classifier(tiny_classifier, "bag", device="cpu")), (sd, aesthetic)):
         counters, records = Counters(), []
-        x = DPS(1.0).sample(CountedModel(model, counters, 64), CountedReward(reward, counters, -1.0), 2,
+        x = DPS(1.0).sample(counted_model(model, counters, 64), counted_reward(reward, counters, -1.0), 2,
                             torch.Generator().manual_seed(0), records.append)
         anc = Ancestral().sample(model, reward, 2, torch.Generator().manual_seed(0), lambda r: None)
         assert x.shape == anc.shape and not torch.allclose(x, anc)

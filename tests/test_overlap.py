@@ -6,7 +6,7 @@ import threading
 
 import torch
 
-from svdd_cli.core import CountedModel, Counters
+from svdd_cli.core import Counters, counted_model
 from svdd_cli.samplers.overlap import predict_and_score
 from tests.conftest import CountLetter, log_uniform, table_model
 
@@ -28,7 +28,7 @@ def test_chunks_scored_off_the_main_thread_match_one_big_call():
     x = model.propose(model.predict(model.init(23, torch.Generator()), 1.0), 0.5, torch.Generator().manual_seed(0))
     reward = ThreadRecordingReward()
     counters = Counters()
-    pred, scores = predict_and_score(CountedModel(model, counters, max_batch=5), reward, x, 0.5, overlap=True)
+    pred, scores = predict_and_score(counted_model(model, counters, max_batch=5), reward, x, 0.5, overlap=True)
     whole = model.predict(x, 0.5)
     assert torch.equal(pred.x0, whole.x0) and torch.equal(pred.output, whole.output)
     assert torch.equal(scores, CountLetter("A")(model.decode(whole.x0)))
@@ -40,5 +40,5 @@ def test_without_overlap_one_call_on_this_thread():
     model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
     x = model.init(12, torch.Generator())
     reward = ThreadRecordingReward()
-    predict_and_score(CountedModel(model, Counters(), max_batch=5), reward, x, 1.0)  # a CPU model: no overlap
+    predict_and_score(counted_model(model, Counters(), max_batch=5), reward, x, 1.0)  # a CPU model: no overlap
     assert reward.calls == [(threading.current_thread().name, 12)]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from svdd_cli import run as run_module
-from svdd_cli.core import CountedModel, Counters
+from svdd_cli.core import Counters, counted_model
 from svdd_cli.errors import UserError
 from svdd_cli.models.masked import MaskedDiffusion
 
@@ -14,8 +14,8 @@ from svdd_cli.models.masked import MaskedDiffusion
 def test_bf16_autocast_predictions_are_float32_and_close(tiny_checkpoint):
     model = MaskedDiffusion.from_checkpoint(tiny_checkpoint, num_steps=4, device="cpu")
     x = model.propose(model.predict(model.init(8, torch.Generator()), 1.0), 0.5, torch.Generator().manual_seed(0))
-    full = CountedModel(model, Counters(), 64).predict(x, 0.5)
-    half = CountedModel(model, Counters(), 64, precision="bf16").predict(x, 0.5)
+    full = counted_model(model, Counters(), 64).predict(x, 0.5)
+    half = counted_model(model, Counters(), 64, precision="bf16").predict(x, 0.5)
     assert half.output.dtype == torch.float32
     finite = torch.isfinite(full.output)
     assert torch.equal(finite, torch.isfinite(half.output))

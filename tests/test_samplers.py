@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from svdd_cli.core import CountedModel, CountedReward, Counters
+from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.best_of_n import BestOfN
 from svdd_cli.samplers.svdd import SVDD, categorical
@@ -15,8 +15,8 @@ from tests.conftest import CountLetter, log_uniform, table_model
 def draw(sampler, n=64, seed=0, steps=8, max_batch=4096):
     model = table_model(log_uniform(10, 4), "ACGT", num_steps=steps)
     counters = Counters()
-    reward = CountedReward(CountLetter("A"), counters, penalty=-1.0)
-    x = sampler.sample(CountedModel(model, counters, max_batch), reward, n, torch.Generator().manual_seed(seed),
+    reward = counted_reward(CountLetter("A"), counters, penalty=-1.0)
+    x = sampler.sample(counted_model(model, counters, max_batch), reward, n, torch.Generator().manual_seed(seed),
                        lambda record: None)
     return CountLetter("A")(model.decode(x)), counters
 
@@ -52,7 +52,7 @@ def test_guidance_window_outside_steps_cost_one_evaluation():
 @pytest.mark.parametrize("sampler", [Ancestral(), BestOfN(4), SVDD(4), SVDD(4, alpha=1.0)])
 def test_same_seed_same_samples_any_max_batch(sampler):
     model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
-    runs = [sampler.sample(CountedModel(model, Counters(), mb), CountLetter(), 8, torch.Generator().manual_seed(3),
+    runs = [sampler.sample(counted_model(model, Counters(), mb), CountLetter(), 8, torch.Generator().manual_seed(3),
                            lambda r: None) for mb in (7, 4096, 4096)]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[1], runs[2])
 
@@ -84,7 +84,7 @@ class Flaky:
 
 def test_bad_reward_values_are_penalised_and_counted():
     counters = Counters()
-    reward = CountedReward(Flaky(), counters, penalty=-7.0)
+    reward = counted_reward(Flaky(), counters, penalty=-7.0)
     assert reward(["AAAA", "CCCC", "ACGT"]).tolist() == [-7.0, -7.0, 1.0]
     assert reward(["GGGG", "ACGT"]).tolist() == [-7.0, 1.0]
     assert counters.invalid_rewards == 3 and counters.reward_calls == 5

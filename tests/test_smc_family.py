@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from svdd_cli.core import CountedModel, CountedReward, Counters
+from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.beam import Beam, dedupe
@@ -180,7 +180,7 @@ def test_trace_has_one_record_per_step_and_the_final_weights():
 
 def counted(sampler, n=3):
     counters = Counters()
-    sampler.sample(CountedModel(MODEL, counters, 10**6), CountedReward(REWARD, counters, penalty=-1.0), n,
+    sampler.sample(counted_model(MODEL, counters, 10**6), counted_reward(REWARD, counters, penalty=-1.0), n,
                    torch.Generator().manual_seed(6), lambda r: None)
     return counters
 
@@ -202,7 +202,7 @@ def test_best_of_n_can_match_the_nfe_of_svdd():
     spent = {}
     for name, sampler in (("svdd", SVDD(m)), ("best_of_n", BestOfN(match_nfe=m))):
         counters = Counters()
-        sampler.sample(CountedModel(model, counters, 10**6), CountLetter(), 2,
+        sampler.sample(counted_model(model, counters, 10**6), CountLetter(), 2,
                        torch.Generator().manual_seed(0), lambda r: None)
         spent[name] = counters.nfe
     assert spent == {"svdd": 2 * 85, "best_of_n": 2 * 88}
@@ -261,7 +261,7 @@ NEW = [SMC(4, ALPHA), FK(4, ALPHA, potential="sum"), NestedIS(3, 3, ALPHA), Beam
 
 @pytest.mark.parametrize("sampler", NEW, ids=["smc", "fk", "nested_is", "beam"])
 def test_same_seed_same_samples_any_max_batch(sampler):
-    runs = [sampler.sample(CountedModel(MODEL, Counters(), mb), REWARD, 8, torch.Generator().manual_seed(9),
+    runs = [sampler.sample(counted_model(MODEL, Counters(), mb), REWARD, 8, torch.Generator().manual_seed(9),
                            lambda r: None) for mb in (7, 4096, 4096)]
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[1], runs[2])
 

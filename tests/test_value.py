@@ -12,7 +12,7 @@ import torch
 
 from svdd_cli.assets import asset_root
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.core import CountedModel, Counters
+from svdd_cli.core import Counters, counted_model
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd_mc import SVDDMC
@@ -99,7 +99,7 @@ def test_value_network_learns_a_known_value_and_steers():
     v = net(net.one_hot(states), heldout.t.repeat(heldout.x.shape[0])).detach()
     assert pearson(v, exact) > 0.9
     counters = Counters()
-    x = SVDDMC(net.eval(), num_candidates=8).sample(CountedModel(model, counters, 4096), CountLetter(), 64,
+    x = SVDDMC(net.eval(), num_candidates=8).sample(counted_model(model, counters, 4096), CountLetter(), 64,
                                                     torch.Generator().manual_seed(1), lambda record: None)
     x_anc = Ancestral().sample(model, CountLetter(), 64, torch.Generator().manual_seed(1), lambda record: None)
     assert CountLetter()(model.decode(x)).mean() > CountLetter()(model.decode(x_anc)).mean() + 2

@@ -17,7 +17,7 @@ from omegaconf.errors import InterpolationResolutionError
 from torch import Tensor
 
 from svdd_cli.assets import asset_root
-from svdd_cli.core import Reward
+from svdd_cli.core import OracleStats, Reward
 from svdd_cli.errors import UserError
 
 
@@ -66,5 +66,5 @@ class Composite:
 
     def stats(self) -> dict[str, float]:
         """Every term's oracle stats, prefixed by its name."""
-        return {f"{name}.{k}": v for name, term in self.terms.items() if hasattr(term, "stats")
+        return {f"{name}.{k}": v for name, term in self.terms.items() if isinstance(term, OracleStats)
                 for k, v in term.stats().items()}

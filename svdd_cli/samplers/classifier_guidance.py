@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Trace
+from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, Reward, Trace
 from svdd_cli.errors import UserError
-from svdd_cli.samplers.guidance import guided_sample, is_masked
+from svdd_cli.samplers.guidance import guided_sample
 from svdd_cli.value.network import ValueNetwork, load_value_network
 
 
@@ -36,7 +36,7 @@ class ClassifierGuidance:
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        if not is_masked(model):
+        if not isinstance(model, MaskedKernel):
             raise UserError("classifier_guidance needs a masked model (its value networks read one-hot tokens); "
                             "for Gaussian models use sampler=dps")
         self.net.check_model(model)

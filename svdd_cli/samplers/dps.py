@@ -14,8 +14,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Trace
-from svdd_cli.samplers.guidance import check_differentiable, guided_sample, is_masked, reward_name, vocab_order
+from svdd_cli.core import (
+    DiffusionModel,
+    GradientModel,
+    ImageReward,
+    MaskedKernel,
+    Prediction,
+    ProbsReward,
+    Reward,
+    Trace,
+)
+from svdd_cli.errors import UserError
+from svdd_cli.samplers.guidance import check_differentiable, guided_sample, reward_name, vocab_order
 
 
 class DPS:
@@ -30,17 +40,19 @@ class DPS:
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        if is_masked(model):
-            check_differentiable(reward, "score_probs", "dps")
+        if isinstance(model, MaskedKernel):
+            check_differentiable(reward, ProbsReward, "dps")
             order = vocab_order(model.vocab, reward.alphabet, reward_name(reward))
             direction = lambda x, t: masked_direction(model, reward, order, x, t)  # noqa: E731
-        else:
-            check_differentiable(reward, "score_images", "dps")
+        elif isinstance(model, GradientModel):
+            check_differentiable(reward, ImageReward, "dps")
             direction = lambda x, t: gaussian_direction(model, reward, x, t)  # noqa: E731
+        else:
+            raise UserError("dps needs a masked model or one with a differentiable forward (predict_with_grad)")
         return guided_sample(model, n, direction, self.scale, self.max_grad_norm, generator, trace)
 
 
-def masked_direction(model: DiffusionModel, reward: Reward, order: Tensor, x_t: Tensor,
+def masked_direction(model: MaskedKernel, reward: ProbsReward, order: Tensor, x_t: Tensor,
                      t: float) -> tuple[Prediction, Tensor, Tensor]:
     """Prediction at x_t (B, L), r of the relaxed x0-hat (B,), and delta (B, L, V) in the model's token order."""
     pred = model.predict(x_t, t)
@@ -52,7 +64,7 @@ def masked_direction(model: DiffusionModel, reward: Reward, order: Tensor, x_t: 
     return pred, r.detach().float().cpu(), g - (g * probs.detach()).sum(-1, keepdim=True)
 
 
-def gaussian_direction(model: DiffusionModel, reward: Reward, x_t: Tensor,
+def gaussian_direction(model: GradientModel, reward: ImageReward, x_t: Tensor,
                        t: float) -> tuple[Prediction, Tensor, Tensor]:
     """Prediction at x_t (B, ...) by the differentiable forward, r(x0-hat) (B,) and its gradient w.r.t. x_t."""
     x_in = x_t.detach().requires_grad_()

@@ -16,14 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Trace
+from svdd_cli.core import (
+    CountedReward,
+    DiffusionModel,
+    MaskedKernel,
+    Prediction,
+    ProbsReward,
+    Reward,
+    Trace,
+)
 from svdd_cli.errors import UserError
-from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
+from svdd_cli.models.masked import gumbel_argmax
 
 # x_t (B, ...) at time t -> (its prediction, guiding value (B,), direction: delta (B, L, V) for masked models,
 # the gradient (B, ...) w.r.t. x_t for Gaussian ones)
@@ -50,12 +58,7 @@ def guard(direction: Tensor, max_norm: float | None) -> Guarded:
     return Guarded(clean, norm, ~bad & (factor.flatten() < 1), bad)
 
 
-def is_masked(model: DiffusionModel) -> bool:
-    """Masked (absorbing-state) models expose their transition logits; Gaussian ones do not."""
-    return hasattr(model, "transition_log_probs")
-
-
-def guided_logits(model: MaskedDiffusion, pred: Prediction, delta: Tensor, s: float) -> Tensor:
+def guided_logits(model: MaskedKernel, pred: Prediction, delta: Tensor, s: float) -> Tensor:
     """Unnormalised log p(x_s | x_t) (B, L, V+1) of a masked model with delta (B, L, V) added to the logits of
     unmasking a masked position to each token."""
     masked = (pred.x_t == model.mask_id).unsqueeze(-1)
@@ -66,7 +69,7 @@ def guided_logits(model: MaskedDiffusion, pred: Prediction, delta: Tensor, s: fl
 def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: float, max_norm: float | None,
                   generator: torch.Generator, trace: Trace) -> Tensor:
     """Draw n samples x_T -> x_0, every step guided by direction(x_t, t); returns (n, ...)."""
-    masked = is_masked(model)
+    masked = isinstance(model, MaskedKernel)
     x = model.init(n, generator)
     for step, (t, s) in enumerate(pairwise(model.timesteps())):
         pred, value, raw = direction(x, t)
@@ -83,15 +86,17 @@ def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: fl
     return x
 
 
-def reward_name(reward: Any) -> str:
+def reward_name(reward: Reward) -> str:
     """The config name of a reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py)."""
-    return type(getattr(reward, "inner", reward)).__module__.rsplit(".", 1)[-1]
+    inner = reward.inner if isinstance(reward, CountedReward) else reward
+    return type(inner).__module__.rsplit(".", 1)[-1]
 
 
-def check_differentiable(reward: Any, method: str, sampler: str) -> None:
-    """A UserError naming the reward when it has no differentiable `method` (score_probs / score_images)."""
-    if not hasattr(reward, method) or (method == "score_probs" and not hasattr(reward, "alphabet")):
-        example = "reward=enhancer" if method == "score_probs" else "reward=classifier"
+def check_differentiable(reward: Reward, capability: type, sampler: str) -> None:
+    """A UserError naming the reward when it lacks the differentiable `capability` (ProbsReward / ImageReward)."""
+    if not isinstance(reward, capability):
+        method, example = ("score_probs", "reward=enhancer") if capability is ProbsReward else \
+            ("score_images", "reward=classifier")
         raise UserError(f"reward={reward_name(reward)} is not differentiable; {sampler} needs a reward with "
                         f"{method}() (e.g. {example}, or use sampler=svdd)")
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward
+from svdd_cli.core import CountedModel, DiffusionModel, Prediction, Reward
 
 
 def predict_and_score(model: DiffusionModel, reward: Reward, x: Tensor, t: float,
@@ -20,7 +20,7 @@ def predict_and_score(model: DiffusionModel, reward: Reward, x: Tensor, t: float
     if not (model.device.type == "cuda" if overlap is None else overlap):
         pred = model.predict(x, t)
         return pred, reward(model.decode(pred.x0))
-    chunk = getattr(model, "max_batch", x.shape[0])
+    chunk = model.max_batch if isinstance(model, CountedModel) else x.shape[0]
     with ThreadPoolExecutor(max_workers=1) as scorer:
         preds, scores = [], []
         for rows in x.split(chunk):

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.core import CountedModel, CountedReward, Counters, DiffusionModel, Reward
+from svdd_cli.core import Counters, DiffusionModel, Reward, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.run import build_task, choices
 from svdd_cli.value.card import write_card
@@ -64,7 +64,8 @@ def train_value(cfg: DictConfig, command: str) -> dict[str, Any]:
     folder = Path(settings.out or (HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else "."))
     model, reward = build(cfg)
     counters = Counters()
-    counted, scored = CountedModel(model, counters, cfg.max_batch), CountedReward(reward, counters, cfg.invalid_reward)
+    counted = counted_model(model, counters, cfg.max_batch)
+    scored = counted_reward(reward, counters, cfg.invalid_reward)
     generator = torch.Generator(model.device).manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     net = ValueNetwork(model.vocab, model.length, **settings.network).to(model.device)
