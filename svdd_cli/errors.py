@@ -3,3 +3,8 @@
 
 class UserError(Exception):
     """A mistake the user can fix (bad value, missing file); the message names the value and the fix."""
+
+
+class OracleError(Exception):
+    """An oracle failed on a whole batch (a program exited non-zero, a service is down): retrying sample by sample
+    would not help. The batch's rewards are invalid; a run stops when every value of a batch is invalid."""
