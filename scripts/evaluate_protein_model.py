@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import random
 import statistics
 from pathlib import Path
@@ -50,6 +51,10 @@ def main() -> None:
                **{k: v for k, v in describe(test, reference).items() if k != "composition_distance"}}
     (args.checkpoint / "heldout_stats.json").write_text(json.dumps(heldout, indent=2) + "\n")
 
+    train_composition = composition(train)
+    order0 = -sum(math.log2(train_composition["ACDEFGHIKLMNPQRSTVWY".index(c)]) for s in test for c in s)
+    print(f"order-0 baseline (training composition): {order0 / sum(map(len, test)):.4f} bits per residue on test "
+          f"(uniform: {math.log2(20):.4f})")
     model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu")
     generator = torch.Generator().manual_seed(0)
     x = Ancestral().sample(model, None, args.samples, generator, lambda record: None)
