@@ -97,3 +97,18 @@ def test_svdd_beats_ancestral_on_gravy_with_a_tiny_esm(tmp_path):
     esm = save_tiny_esm(tmp_path / "esm")
     ancestral, steered = gravy_run(tmp_path, esm, "ancestral"), gravy_run(tmp_path, esm, "svdd")
     assert min(steered) > max(ancestral), (steered, ancestral)
+
+
+def test_the_shipped_prior_runs_with_naturalness_against_heldout_proteins(tmp_path):
+    result = svdd("run", "domain=protein", "reward=instability", "model.num_steps=4", "num_samples=4", "batch_size=4",
+                  "sampler.num_candidates=2", "reference_samples=2", "likelihood_draws=1", "device=cpu",
+                  f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "samples.csv")))
+    assert len(rows) == 4 and {"sequence", "gravy", "instability", "charge_ph7", "log_likelihood"} <= set(rows[0])
+    for r in rows:
+        assert len(r["sequence"]) == 100 and set(r["sequence"]) <= set(AMINO_ACIDS)
+        assert float(r["reward"]) == pytest.approx(-float(r["instability"]), rel=1e-5)
+    naturalness = json.loads((tmp_path / "summary.json").read_text())["naturalness"]
+    assert 0 <= naturalness["composition_distance_to_heldout"] < 0.2 and naturalness["heldout_gravy_mean"] < 0
+    assert naturalness["log_likelihood"]["median"] < 0 and 0 < naturalness["mean_pairwise_identity"] < 0.5
