@@ -83,3 +83,10 @@ def test_the_config_composes_for_protein_and_dna(compose_config, esm):
                               f"reward={reward}", "device=cpu"])
         _, model, _, _ = run_module.build_task(cfg)
         assert model.vocab == list(letters) and model.length == 8
+
+
+def test_an_uncached_hub_id_with_an_unreachable_hub_is_one_line(esm, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")  # .invalid never resolves (RFC 2606)
+    with pytest.raises(UserError, match="the hub cannot be reached: download it where there is a network"):
+        from_pretrained("nobody-here/esm2_missing", AMINO_ACIDS, 10, device="cpu")

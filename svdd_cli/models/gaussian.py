@@ -45,13 +45,12 @@ def build_scheduler(factory: SchedulerFactory, config: Mapping[str, Any]) -> Any
 
 def load_scheduler(path: str, factory: SchedulerFactory, fallback: Mapping[str, Any] | None = None) -> Any:
     """The kernel's scheduler: `factory` applied to the scheduler config saved with the model (path/scheduler/, a
-    pipeline's layout, or path/scheduler_config.json next to a UNet's config.json; a hub id: its scheduler/), or,
+    pipeline's layout, or path/scheduler_config.json next to a UNet's config.json; a hub id: either), or,
     when the folder has none, to `fallback` (the training chain's settings, e.g. {num_train_timesteps: 1000})."""
     folder = Path(path).expanduser()
-    saved = [sub for sub in ("scheduler", "") if (folder / sub / "scheduler_config.json").is_file()]
-    if saved or not folder.exists():  # a hub id (or a missing path, which load_pretrained names) has scheduler/
-        subfolder = saved[0] if saved else "scheduler"
-        config = load_pretrained(diffusers.DDPMScheduler.load_config, path, "model.path", subfolder=subfolder or None)
+    saved = [sub for sub in ("scheduler", None) if (folder / (sub or "") / "scheduler_config.json").is_file()]
+    if saved or not folder.exists():  # a hub id (or a missing path, which load_pretrained names)
+        config = load_part(diffusers.DDPMScheduler.load_config, path, saved[:1] or ["scheduler", None])
     elif fallback is not None:
         config = dict(fallback)
     else:
@@ -64,13 +63,26 @@ def load_scheduler(path: str, factory: SchedulerFactory, fallback: Mapping[str, 
 
 def load_unet(path: str) -> Any:
     """The UNet2DModel of a pipeline folder (path/unet/), of a UNet2DModel.save_pretrained folder (path/config.json)
-    or of a hub id (its unet/)."""
+    or of a hub id (either layout)."""
     folder = Path(path).expanduser()
-    if folder.exists() and not (folder / "unet" / "config.json").is_file() and not (folder / "config.json").is_file():
+    pipeline = (folder / "unet" / "config.json").is_file()
+    if folder.exists() and not pipeline and not (folder / "config.json").is_file():
         raise UserError(f"model.path={path} has no UNet: expected {folder}/unet/config.json (a pipeline folder, "
                         f"e.g. DDPMPipeline.save_pretrained) or {folder}/config.json (UNet2DModel.save_pretrained)")
-    subfolder = "unet" if not folder.exists() or (folder / "unet" / "config.json").is_file() else None
-    return load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder=subfolder)
+    layouts = ["unet", None] if not folder.exists() else ["unet"] if pipeline else [None]
+    return load_part(diffusers.UNet2DModel.from_pretrained, path, layouts)
+
+
+def load_part(loader: Callable[..., Any], path: str, subfolders: list[str | None]) -> Any:
+    """`loader` on the first of `subfolders` (None = the folder itself) that loads: a hub id may keep its UNet and
+    scheduler in unet/ + scheduler/ (a pipeline) or at the top; the first one's UserError when none does."""
+    errors = []
+    for subfolder in subfolders:
+        try:
+            return load_pretrained(loader, path, "model.path", subfolder=subfolder)
+        except UserError as err:
+            errors.append(err)
+    raise errors[0]
 
 
 class GaussianKernel:
