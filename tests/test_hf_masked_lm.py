@@ -90,3 +90,16 @@ def test_an_uncached_hub_id_with_an_unreachable_hub_is_one_line(esm, monkeypatch
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid")  # .invalid never resolves (RFC 2606)
     with pytest.raises(UserError, match="the hub cannot be reached: download it where there is a network"):
         from_pretrained("nobody-here/esm2_missing", AMINO_ACIDS, 10, device="cpu")
+
+
+def test_dps_with_the_differentiable_gravy_raises_hydropathy(esm):
+    from svdd_cli.rewards.gravy import Gravy
+    from svdd_cli.samplers.ancestral import Ancestral
+    from svdd_cli.samplers.dps import DPS
+
+    model, reward = from_pretrained(esm, AMINO_ACIDS, length=20, num_steps=5, device="cpu"), Gravy()
+    plain = reward(model.decode(Ancestral().sample(model, reward, 8, torch.Generator().manual_seed(0),
+                                                          lambda record: None)))
+    guided = reward(model.decode(DPS(scale=20.0).sample(model, reward, 8, torch.Generator().manual_seed(0),
+                                                        lambda record: None)))
+    assert guided.mean() > plain.mean() + 1.0, (guided, plain)
