@@ -14,6 +14,9 @@ from svdd_cli.core import MaskedKernel
 from svdd_cli.domains.protein import AMINO_ACIDS
 from svdd_cli.errors import UserError
 from svdd_cli.models.hf_masked_lm import from_pretrained
+from svdd_cli.rewards.gravy import Gravy
+from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.samplers.dps import DPS
 from svdd_cli.samplers.smc import SMC
 from svdd_cli.samplers.svdd import SVDD
 from tests.tiny_image_models import single_thread
@@ -93,13 +96,8 @@ def test_an_uncached_hub_id_with_an_unreachable_hub_is_one_line(esm, monkeypatch
 
 
 def test_dps_with_the_differentiable_gravy_raises_hydropathy(esm):
-    from svdd_cli.rewards.gravy import Gravy
-    from svdd_cli.samplers.ancestral import Ancestral
-    from svdd_cli.samplers.dps import DPS
-
     model, reward = from_pretrained(esm, AMINO_ACIDS, length=20, num_steps=5, device="cpu"), Gravy()
-    plain = reward(model.decode(Ancestral().sample(model, reward, 8, torch.Generator().manual_seed(0),
-                                                          lambda record: None)))
-    guided = reward(model.decode(DPS(scale=20.0).sample(model, reward, 8, torch.Generator().manual_seed(0),
-                                                        lambda record: None)))
+    plain = Ancestral().sample(model, reward, 8, torch.Generator().manual_seed(0), lambda record: None)
+    guided = DPS(scale=20.0).sample(model, reward, 8, torch.Generator().manual_seed(0), lambda record: None)
+    plain, guided = reward(model.decode(plain)), reward(model.decode(guided))
     assert guided.mean() > plain.mean() + 1.0, (guided, plain)
