@@ -100,16 +100,29 @@ def hydra_command(args: list[str], config_name: str, prog: str, job: Callable[[D
 
 
 def run_command(args: list[str]) -> int:
-    from svdd_cli.run import run
+    def job(cfg: DictConfig) -> Any:
+        from svdd_cli.run import run  # imported late: `svdd run --help` and bad overrides answer without torch
 
-    return hydra_command(args, "config", "svdd run", run)
+        return run(cfg, *run_location())
+
+    return hydra_command(args, "config", "svdd run", job)
+
+
+def run_location() -> tuple[Path, dict[str, str]]:
+    """The run folder Hydra made for this job and the config-group choices it composed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    runtime = HydraConfig.get().runtime
+    return Path(runtime.output_dir), {k: v for k, v in runtime.choices.items() if not k.startswith("hydra")}
 
 
 def train_value_command(args: list[str]) -> int:
-    from svdd_cli.value.train import train_value
+    def job(cfg: DictConfig) -> Any:
+        from svdd_cli.train_value import train_value
 
-    command = " ".join(["svdd train-value", *args])
-    return hydra_command(args, "train_value", "svdd train-value", lambda cfg: train_value(cfg, command))
+        return train_value(cfg, " ".join(["svdd train-value", *args]), *run_location())
+
+    return hydra_command(args, "train_value", "svdd train-value", job)
 
 
 def merge_command(args: list[str]) -> int:

@@ -113,6 +113,16 @@ class MaskedDiffusion:
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
         return gumbel_argmax(self.transition_log_probs(pred, s), generator)
 
+    def shifted_log_probs(self, pred: Prediction, s: float, delta: Tensor) -> Tensor:
+        """Unnormalised log p(x_s | x_t) (B, L, V+1) with delta (B, L, V) added to the logits of unmasking each
+        masked position to each token; staying masked and unmasked positions unchanged (guidance)."""
+        masked = (pred.x_t == self.mask_id).unsqueeze(-1)
+        shift = torch.nn.functional.pad(delta * masked, (0, 1))  # the mask column (staying masked) gets 0
+        return self.transition_log_probs(pred, s) + shift
+
+    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
+        return gumbel_argmax(self.shifted_log_probs(pred, s, delta), generator)
+
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         logq = self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1)
         return logq.sum(-1)
