@@ -7,6 +7,7 @@ to split big network batches into chunks of `max_batch` rows to bound memory.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -18,7 +19,10 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from svdd_cli.errors import OracleError, RewardFailed
+from svdd_cli.errors import ModelFailed, OracleError, RewardFailed
+from svdd_cli.settings import PRECISIONS
+
+log = logging.getLogger("svdd")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class Prediction:
     @staticmethod
     def cat(parts: Sequence[Prediction]) -> Prediction:
         """Stack predictions made at the same time along the batch dimension."""
+        if len(parts) == 1:
+            return parts[0]
         return Prediction(
             torch.cat([p.x_t for p in parts]), parts[0].t,
             torch.cat([p.x0 for p in parts]), torch.cat([p.output for p in parts]),
@@ -224,8 +230,6 @@ class Counters:
         self.wall_s += time.perf_counter() - self._started
 
 
-PRECISIONS = ("fp32", "bf16")
-
 
 class CountedModel:
     """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows;
@@ -264,12 +268,26 @@ class CountedModel:
         return self.inner.log_likelihood(x0, generator, draws=draws)
 
     def _counted(self, network: Callable[[Tensor, float], Prediction], x_t: Tensor, t: float) -> Prediction:
-        """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast."""
+        """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast. Out of
+        memory halves max_batch and retries (results do not depend on it); a non-finite output is a ModelFailed."""
         self.counters.nfe += x_t.shape[0]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            if x_t.shape[0] <= self.max_batch:
-                return network(x_t, t)
-            return Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
+        while True:
+            try:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    pred = Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
+                break
+            except torch.OutOfMemoryError:
+                if self.max_batch == 1:
+                    raise ModelFailed(f"out of memory on {self.device} even at max_batch=1") from None
+                self.max_batch //= 2
+                log.warning("out of memory on %s: max_batch halved to %d, network call retried",
+                            self.device, self.max_batch)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+        if not torch.isfinite(pred.x0).all() or torch.isnan(pred.output).any():  # -inf log-probs are legal
+            raise ModelFailed(f"the model's output at t={t:.3g} is not finite (NaN/inf){' under bf16' * self.bf16}; "
+                              "check the checkpoint" + (" or use precision=fp32" if self.bf16 else ""))
+        return pred
 
 
 class CountedMaskedModel(CountedModel):

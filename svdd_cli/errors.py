@@ -13,3 +13,8 @@ class OracleError(Exception):
 class RewardFailed(UserError):
     """A reward call cannot go on (every value invalid, past its timeout, the wrong shape): the run stops, in one
     line, keeping its finished batches."""
+
+
+class ModelFailed(UserError):
+    """The network cannot go on (out of memory at max_batch=1, NaN/inf outputs): the run stops in one line,
+    keeping its finished batches."""

@@ -11,9 +11,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from svdd_cli.api import Settings, check_fits, steer
+from svdd_cli.api import check_fits, steer
 from svdd_cli.compose import instantiate_part
 from svdd_cli.core import DiffusionModel, Domain, Reward, Sampler, Trace
+from svdd_cli.settings import Settings
 
 
 @dataclass

@@ -14,7 +14,8 @@ from svdd_cli.outputs import RunFolder
 from svdd_cli.summary import make_plots, summarise
 
 if TYPE_CHECKING:
-    from svdd_cli.api import Result, Settings
+    from svdd_cli.api import Result
+    from svdd_cli.settings import Settings
 
 
 class AnyDomain:
