@@ -15,8 +15,8 @@ TINY = ["model.num_steps=4", "num_samples=5", "batch_size=3", "sampler.num_candi
         "likelihood_draws=1", "device=cpu"]
 
 
-def svdd(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def svdd(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "svdd_cli.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600)
 
