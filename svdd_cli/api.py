@@ -144,8 +144,9 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
                 rows = draw_batch(config, model, counted, guide, reward, evaluation, sampler, writer, b,
                                   ticker(b, k, len(todo), writer.trace, progress))
                 writer.add_batch(b, rows)
-                log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s", k + 1, len(todo), len(rows),
-                         _median([r["reward"] for r in rows]), time.perf_counter() - started)
+                took = time.perf_counter() - started
+                log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s, ETA %.0f s", k + 1, len(todo),
+                         len(rows), _median([r["reward"] for r in rows]), took, took * (len(todo) - k - 1))
         except KeyboardInterrupt:
             writer.finish("interrupted", [], oracle_stats(reward))
             raise

@@ -12,7 +12,9 @@ from rdkit.Chem import QED, Crippen, RDConfig
 
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.composite import Composite
-from svdd_cli.rewards.properties import Logp, Qed, Sa
+from svdd_cli.rewards.logp import Logp
+from svdd_cli.rewards.qed import Qed
+from svdd_cli.rewards.sa import Sa
 
 sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
 import sascorer  # noqa: E402

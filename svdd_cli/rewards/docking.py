@@ -24,7 +24,7 @@ from vina import Vina
 
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles
 from svdd_cli.errors import UserError
-from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.rewards.pool import PooledReward
 
 Box = tuple[float, float, float]
 
@@ -94,7 +94,7 @@ class VinaJob:
         return -float(vina.energies(n_poses=1)[0][0])
 
 
-class Docking:
+class Docking(PooledReward):
     """-(Vina score) against a dockstring target; a ligand that fails to embed or dock gets `penalty`."""
 
     domains = ("molecule",)
@@ -111,14 +111,11 @@ class Docking:
         center, size = read_box(folder / f"{target}_conf.txt")
         job = VinaJob(str(folder / f"{target}_target.pdbqt"), center, size, exhaustiveness, seed, cpu_per_ligand)
         self.target, self.job = target, job
-        self.pool = ScorePool(job, penalty, workers, key=canonical_smiles)
+        super().__init__(job, penalty, workers, key=canonical_smiles)
 
     def __call__(self, samples: list[str]) -> Tensor:
         try:
             self.job.vina()  # maps computed here once: forked workers inherit them instead of each redoing it
         except RuntimeError as err:
             raise UserError(f"reward.target={self.target}: Vina cannot use {self.job.pdbqt}: {err}") from None
-        return self.pool(samples)
-
-    def stats(self) -> dict[str, float]:
-        return self.pool.stats()
+        return super().__call__(samples)
