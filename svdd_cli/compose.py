@@ -16,12 +16,16 @@ KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a st
 
 
 def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
-    """The config `svdd run <overrides>` would compose, without Hydra's app state."""
+    """The config `svdd run <overrides>` would compose: inside a running `svdd` app with its search path (the
+    user's config folders included), elsewhere from the shipped configs."""
     from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
 
     from svdd_cli.assets import asset_root, register_resolver
 
     register_resolver()
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=config_name, overrides=overrides)
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         return compose(config_name=config_name, overrides=overrides)
 

@@ -22,9 +22,11 @@ from svdd_cli.errors import UserError
 def build_term(name: str, options: Mapping[str, Any], device: str) -> Reward:
     """The reward of the `reward=<name>` option (composed as `svdd run reward=<name>` would) with `options` merged
     in and the run's device."""
+    from hydra.errors import MissingConfigException
+
     try:
         cfg = compose_config([f"reward={name}", f"device={device}"])
-    except Exception:  # Hydra's missing-option report: one line with the options instead
+    except MissingConfigException:  # Hydra's multi-line report: one line with the options instead
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
                         + ", ".join(a for a in available if a != "composite")) from None
