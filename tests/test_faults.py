@@ -198,3 +198,14 @@ def test_cli_reward_failure_keeps_the_finished_batches(tiny_checkpoint, tmp_path
     kept = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     assert len(kept) == 4  # two finished batches of 2 (ancestral calls the reward once a batch)
     assert json.loads((folder / "summary.json").read_text())["status"] == "failed"
+
+
+def test_a_missing_extra_names_it(monkeypatch):
+    import importlib.util
+
+    from svdd_cli.rewards import docking
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vina" else find_spec(name, *a))
+    with pytest.raises(UserError, match=r"reward=docking needs vina: pip install 'svdd\[docking\]'"):
+        docking.Docking()
