@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.core import Counters, DiffusionModel, Reward, counted_model, counted_reward
+from svdd_cli.core import Counters, DiffusionModel, MaskedKernel, Reward, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.run import build_task
 from svdd_cli.value.card import write_card
@@ -113,7 +113,7 @@ def train_value(cfg: DictConfig, command: str, run_folder: Path = Path("."),
 def build(cfg: DictConfig) -> tuple[DiffusionModel, Reward]:
     """The domain's model and the reward, checked as `svdd run` checks them; only token models have value nets."""
     domain, model, reward, _ = build_task(cfg)
-    if not hasattr(model, "vocab"):
+    if not isinstance(model, MaskedKernel):
         raise UserError(f"domain={domain.name}: value networks are for masked (token) models only")
     if len(model.timesteps()) < 3:
         raise UserError("model.num_steps must be >= 2: the data are the states between x_T and x_0")
