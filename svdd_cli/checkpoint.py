@@ -1,10 +1,16 @@
-"""Checkpoint folders: config.json + model.safetensors (+ MODEL_CARD.md), with one-line errors."""
+"""Checkpoint folders: config.json + model.safetensors (+ MODEL_CARD.md), and save_pretrained folders or hub ids
+(diffusers, transformers), with one-line errors."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import torch
 from safetensors import SafetensorError
@@ -55,3 +61,45 @@ def resolve_device(device: str) -> torch.device:
     if device != "cpu" and not device.startswith("cuda"):
         raise UserError(f"device={device} is not one of auto, cpu, cuda")
     return torch.device(device)
+
+
+HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def load_pretrained(loader: Callable[..., Any], path: str, what: str, **kwargs: Any) -> Any:
+    """`loader(path, **kwargs)` (a diffusers/transformers from_pretrained) for a local folder or a hub id; a hub id
+    is read from the local cache first and downloaded only when the hub is reachable. A missing folder, an
+    uncached hub id offline or a failed load is a one-line UserError naming `what` and the path."""
+    local = Path(path).expanduser()
+    if local.exists():
+        return _load(loader, str(local), what, "", **kwargs)
+    if not HUB_ID.fullmatch(path) or Path(path.split("/")[0]).exists():
+        raise UserError(f"{what}: {path} not found (a folder written by save_pretrained, or a hub id)")
+    try:
+        return loader(path, local_files_only=True, **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError):
+        if not hub_reachable():
+            raise UserError(f"{what}: {path} is not a folder nor a cached hub id, and the hub cannot be reached: "
+                            f"download it where there is a network (`hf download {path}`) and pass its folder"
+                            ) from None
+    return _load(loader, path, what, " (a hub id needs a network)", **kwargs)
+
+
+def _load(loader: Callable[..., Any], path: str, what: str, hint: str, **kwargs: Any) -> Any:
+    try:
+        return loader(path, **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise UserError(f"{what}: cannot load {path}{hint}: {first}") from None
+
+
+def hub_reachable() -> bool:
+    """Whether the Hugging Face hub's host resolves (and HF_HUB_OFFLINE is not set): a quick offline check."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True

@@ -58,13 +58,14 @@ def test_classifier_best_of_n_run(compose_config, tmp_path):
 @pytest.mark.parametrize(("override", "message"), [
     ("reward.target_class=hat", "target_class=hat is not a class; use a name (t-shirt, trouser,"),
     ("model.path=/no/such/ddpm", "/no/such/ddpm not found"),
-    ("model.scheduler=EulerAncestralDiscreteScheduler", "EulerAncestralDiscreteScheduler is not supported"),
-    ("model.scheduler=DDIMScheduler", "model.eta=0.0"),
+    ("model.scheduler._target_=diffusers.EulerAncestralDiscreteScheduler.from_config",
+     "EulerAncestralDiscreteScheduler is not supported"),
+    ("model.scheduler._target_=diffusers.DDIMScheduler.from_config", "model.eta=0.0"),
     ("model.num_steps=0", "model.num_steps=0"),
 ])
 def test_user_mistakes_are_one_line_errors(compose_config, override, message):
     overrides = [*TINY, "reward=classifier", override]
-    if override == "model.scheduler=DDIMScheduler":
+    if override.endswith("DDIMScheduler.from_config"):
         overrides.append("model.eta=0.0")
     with pytest.raises(UserError, match=re.escape(message)) as err:
         run_module.build(compose_config(overrides))

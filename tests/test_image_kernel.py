@@ -117,12 +117,13 @@ def test_from_pretrained_round_trip_and_missing_path(tmp_path):
     folder = save_tiny_ddpm(tmp_path / "ddpm")
     model = GaussianDiffusion.from_pretrained(str(folder), num_steps=4, device="cpu")
     assert model.image_size == (1, 8, 8) and len(model.timesteps()) == 5
-    ddim = GaussianDiffusion.from_pretrained(str(folder), num_steps=4, eta=0.3, scheduler="DDIMScheduler", device="cpu")
+    ddim = GaussianDiffusion.from_pretrained(str(folder), num_steps=4, eta=0.3, scheduler=DDIMScheduler.from_config,
+                                             device="cpu")
     assert ddim.kernel.eta == 0.3
     with pytest.raises(UserError, match="/no/such/ddpm"):
         GaussianDiffusion.from_pretrained("/no/such/ddpm", device="cpu")
-    with pytest.raises(UserError, match="model.scheduler=NoSuchScheduler"):
-        GaussianDiffusion.from_pretrained(str(folder), scheduler="NoSuchScheduler", device="cpu")
+    with pytest.raises(UserError, match="model.scheduler built a dict, not a diffusers scheduler"):
+        GaussianDiffusion.from_pretrained(str(folder), scheduler=dict, device="cpu")
 
 
 def test_log_likelihood_is_a_finite_bound_per_image():

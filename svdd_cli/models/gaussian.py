@@ -13,8 +13,7 @@ of DDPM adds no noise, as in diffusers.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +21,56 @@ import diffusers
 import torch
 from torch import Tensor
 
-from svdd_cli.checkpoint import resolve_device
+from svdd_cli.checkpoint import load_pretrained, resolve_device
 from svdd_cli.core import Prediction
 from svdd_cli.errors import UserError
 
 STATELESS = ("DDPMScheduler", "DDIMScheduler")
 SMALL, LARGE = ("fixed_small", "fixed_small_log"), ("fixed_large", "fixed_large_log")
+SchedulerFactory = Callable[[Mapping[str, Any]], Any]  # scheduler config -> scheduler: DDIMScheduler.from_config
+
+diffusers.logging.set_verbosity_error()  # loading bars, notices about missing optional packages
+diffusers.logging.disable_progress_bar()
 
 
-def load_pretrained(loader: Callable[..., Any], path: str, what: str, **kwargs: Any) -> Any:
-    """`loader(path, **kwargs)` (a diffusers/transformers from_pretrained) for a local folder or a hub id;
-    a missing folder or a failed load is a one-line UserError naming `what` and the path."""
-    diffusers.logging.set_verbosity_error()  # loading bars, notices about missing optional packages
-    diffusers.logging.disable_progress_bar()
-    local = Path(path).expanduser()
-    hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", path) and not Path(path.split("/")[0]).exists()
-    if not local.exists() and not hub_id:
-        raise UserError(f"{what}: {path} not found (a folder written by save_pretrained, or a hub id)")
-    try:
-        return loader(str(local) if local.exists() else path, **kwargs)
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        hint = "" if local.exists() else " (a hub id needs a network)"
-        raise UserError(f"{what}: cannot load {path}{hint}: {first}") from None
+def build_scheduler(factory: SchedulerFactory, config: Mapping[str, Any]) -> Any:
+    """factory(config) (a `model.scheduler` _target_ such as diffusers.DDIMScheduler.from_config), checked to be a
+    diffusers scheduler."""
+    scheduler = factory(config)
+    if not isinstance(scheduler, diffusers.SchedulerMixin):
+        raise UserError(f"model.scheduler built a {type(scheduler).__name__}, not a diffusers scheduler (use e.g. "
+                        "{_target_: diffusers.DDIMScheduler.from_config, _partial_: true})")
+    return scheduler
 
 
-def make_scheduler(config: Any, name: str, what: str) -> Any:
-    """A diffusers scheduler of class `name` (e.g. DDIMScheduler) built from a scheduler config."""
-    cls = getattr(diffusers, name, None)
-    if not isinstance(cls, type) or not issubclass(cls, diffusers.SchedulerMixin):
-        raise UserError(f"{what}={name} is not a diffusers scheduler class (e.g. DDPMScheduler, DDIMScheduler)")
-    return cls.from_config(config)
+def load_scheduler(path: str, factory: SchedulerFactory, fallback: Mapping[str, Any] | None = None) -> Any:
+    """The kernel's scheduler: `factory` applied to the scheduler config saved with the model (path/scheduler/, a
+    pipeline's layout, or path/scheduler_config.json next to a UNet's config.json; a hub id: its scheduler/), or,
+    when the folder has none, to `fallback` (the training chain's settings, e.g. {num_train_timesteps: 1000})."""
+    folder = Path(path).expanduser()
+    saved = [sub for sub in ("scheduler", "") if (folder / sub / "scheduler_config.json").is_file()]
+    if saved or not folder.exists():  # a hub id (or a missing path, which load_pretrained names) has scheduler/
+        subfolder = saved[0] if saved else "scheduler"
+        config = load_pretrained(diffusers.DDPMScheduler.load_config, path, "model.path", subfolder=subfolder or None)
+    elif fallback is not None:
+        config = dict(fallback)
+    else:
+        raise UserError(f"model.path={path} has no scheduler (neither {folder}/scheduler/scheduler_config.json nor "
+                        f"{folder}/scheduler_config.json): save the training scheduler there with "
+                        "scheduler.save_pretrained, or give its settings as model.fallback_scheduler="
+                        "'{num_train_timesteps: 1000, beta_schedule: linear}' (model=diffusers_unet sets DDPM's)")
+    return build_scheduler(factory, config)
 
 
-def load_scheduler(path: str, name: str | None = None) -> Any:
-    """The scheduler saved under path/scheduler, as class `name` when given."""
-    config = load_pretrained(diffusers.DDPMScheduler.load_config, path, "model.path", subfolder="scheduler")
-    return make_scheduler(config, name or config["_class_name"], "model.scheduler")
+def load_unet(path: str) -> Any:
+    """The UNet2DModel of a pipeline folder (path/unet/), of a UNet2DModel.save_pretrained folder (path/config.json)
+    or of a hub id (its unet/)."""
+    folder = Path(path).expanduser()
+    if folder.exists() and not (folder / "unet" / "config.json").is_file() and not (folder / "config.json").is_file():
+        raise UserError(f"model.path={path} has no UNet: expected {folder}/unet/config.json (a pipeline folder, "
+                        f"e.g. DDPMPipeline.save_pretrained) or {folder}/config.json (UNet2DModel.save_pretrained)")
+    subfolder = "unet" if not folder.exists() or (folder / "unet" / "config.json").is_file() else None
+    return load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder=subfolder)
 
 
 class GaussianKernel:
@@ -252,13 +264,17 @@ class GaussianDiffusion(KernelDiffusion):
         self.image_size = self.state_size = (config.in_channels, *size)
 
     @classmethod
-    def from_pretrained(cls, path: str, num_steps: int = 50, eta: float = 1.0, scheduler: str | None = None,
-                        device: str = "auto") -> GaussianDiffusion:
-        """Load path/unet and path/scheduler (the layout DDPMPipeline.save_pretrained writes); `scheduler` swaps
-        the kernel's class (e.g. DDIMScheduler, with `eta`); `num_steps` sampling steps over the training chain."""
-        kernel = GaussianKernel(load_scheduler(path, scheduler), num_steps, eta)
-        unet = load_pretrained(diffusers.UNet2DModel.from_pretrained, path, "model.path", subfolder="unet")
-        return cls(unet, kernel, resolve_device(device))
+    def from_pretrained(cls, path: str | None, num_steps: int = 50, eta: float = 1.0,
+                        scheduler: SchedulerFactory = diffusers.DDPMScheduler.from_config,
+                        fallback_scheduler: Mapping[str, Any] | None = None, device: str = "auto") -> GaussianDiffusion:
+        """Load the UNet (load_unet's layouts) and the kernel's scheduler: `scheduler` (e.g.
+        DDIMScheduler.from_config, with `eta`) built from the saved scheduler config, or from `fallback_scheduler`
+        when the folder has none (load_scheduler); `num_steps` sampling steps over the training chain."""
+        if path is None:
+            raise UserError("model.path is not set: give a UNet2DModel folder, a pipeline folder (unet/ + scheduler/) "
+                            "or a hub id, e.g. model.path=/models/my_unet")
+        kernel = GaussianKernel(load_scheduler(path, scheduler, fallback_scheduler), num_steps, eta)
+        return cls(load_unet(path), kernel, resolve_device(device))
 
     def predict_with_grad(self, x_t: Tensor, t: float) -> Prediction:
         """One UNet call with autograd: eps and the clipped x0-hat (B, C, H, W), its graph kept to x_t."""

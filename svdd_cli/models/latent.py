@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import diffusers
 import torch
 from torch import Tensor
 
-from svdd_cli.checkpoint import resolve_device
+from svdd_cli.checkpoint import load_pretrained, resolve_device
 from svdd_cli.core import Prediction
-from svdd_cli.models.gaussian import GaussianKernel, KernelDiffusion, load_pretrained, make_scheduler
+from svdd_cli.models.gaussian import GaussianKernel, KernelDiffusion, SchedulerFactory, build_scheduler
 
 
 def load_pipeline(path: str) -> Any:
@@ -51,13 +52,15 @@ class LatentDiffusion(KernelDiffusion):
 
     @classmethod
     def from_pretrained(cls, path: str, prompt: str, negative_prompt: str = "", guidance_scale: float = 7.5,
-                        num_steps: int = 50, eta: float = 1.0, scheduler: str | None = "DDIMScheduler",
+                        num_steps: int = 50, eta: float = 1.0,
+                        scheduler: SchedulerFactory | None = diffusers.DDIMScheduler.from_config,
                         height: int | None = None, width: int | None = None, vae_batch: int = 8,
                         device: str = "auto") -> LatentDiffusion:
-        """Load the pipeline; `scheduler` (a diffusers class name, null = the saved one) sets the kernel."""
+        """Load the pipeline; `scheduler` (e.g. diffusers.DDIMScheduler.from_config, applied to the saved scheduler's
+        config; None = the saved scheduler itself) sets the kernel."""
         pipeline = load_pipeline(path)
         saved = pipeline.scheduler
-        kernel_scheduler = make_scheduler(saved.config, scheduler, "model.scheduler") if scheduler else saved
+        kernel_scheduler = build_scheduler(scheduler, saved.config) if scheduler else saved
         kernel = GaussianKernel(kernel_scheduler, num_steps, eta, clip_sample=False)  # latents are unbounded
         return cls(pipeline, kernel, prompt, negative_prompt,
                    guidance_scale, height, width, vae_batch, resolve_device(device))

@@ -1,0 +1,110 @@
+"""Protein domain: fixed-length sequences over the 20 standard amino acids; ProtParam columns, FASTA, naturalness.
+
+Naturalness (summary.json): the log-likelihood under the model (a samples.csv column of every run), the
+amino-acid composition distance to a reference set, and the mean pairwise identity of the samples (diversity).
+The reference is a JSON file of held-out statistics written by scripts/evaluate_protein_model.py next to the
+shipped model; without one, a run reports its own statistics only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from Bio.SeqUtils.ProtParam import ProteinAnalysis
+
+from svdd_cli.core import DiffusionModel
+from svdd_cli.domains.sequence import SequenceDomain
+from svdd_cli.errors import UserError
+
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+IDENTITY_SAMPLES = 200  # mean pairwise identity over at most this many samples (pairs grow quadratically)
+
+
+def is_protein(seq: str) -> bool:
+    """A non-empty string of the 20 standard amino acids only."""
+    return bool(seq) and not set(seq) - set(AMINO_ACIDS)
+
+
+def properties(seq: str) -> dict[str, float]:
+    """ProtParam's GRAVY (Kyte-Doolittle), instability index and net charge at pH 7; NaN for a non-protein."""
+    if not is_protein(seq):
+        return {"gravy": math.nan, "instability": math.nan, "charge_ph7": math.nan}
+    analysis = ProteinAnalysis(seq)
+    return {"gravy": analysis.gravy(), "instability": analysis.instability_index(),
+            "charge_ph7": analysis.charge_at_pH(7.0)}
+
+
+def composition(seqs: list[str]) -> np.ndarray:
+    """Amino-acid frequencies over all residues of `seqs`, (20,) in AMINO_ACIDS order (other letters ignored)."""
+    counts = np.array([sum(s.count(a) for s in seqs) for a in AMINO_ACIDS], dtype=float)
+    return counts / max(counts.sum(), 1)
+
+
+def composition_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Total variation distance between two compositions: 0 = identical, 1 = disjoint."""
+    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+
+def mean_pairwise_identity(seqs: list[str]) -> float:
+    """Mean fraction of identical positions over all pairs of equal-length sequences (NaN for fewer than 2)."""
+    pairs = [(a, b) for a, b in itertools.combinations(seqs[:IDENTITY_SAMPLES], 2) if len(a) == len(b) and a]
+    if not pairs:
+        return math.nan
+    return statistics.fmean(sum(x == y for x, y in zip(a, b)) / len(a) for a, b in pairs)
+
+
+class ProteinDomain:
+    """Fixed-length proteins (implements core.Domain); composes SequenceDomain for the model check and FASTA."""
+
+    name = "protein"
+
+    def __init__(self, alphabet: str = AMINO_ACIDS, reference: str | Path | None = None) -> None:
+        if sorted(alphabet) != sorted(AMINO_ACIDS):
+            raise UserError(f"domain.alphabet={alphabet} must be the 20 amino acids {AMINO_ACIDS} in some order")
+        self.alphabet = alphabet
+        self.sequence = SequenceDomain(self.name, alphabet)
+        self.reference = self._load(reference) if reference else None
+
+    @staticmethod
+    def _load(path: str | Path) -> dict[str, Any]:
+        try:
+            return json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise UserError(f"domain.reference: cannot read held-out statistics {path}: {err} (write them with "
+                            "scripts/evaluate_protein_model.py, or set domain.reference=null)") from None
+
+    def check_model(self, model: DiffusionModel) -> None:
+        self.sequence.check_model(model)
+
+    def columns(self, ids: list[str], samples: list[str], folder: Path) -> dict[str, list[Any]]:
+        """sequence, gravy, instability, charge_ph7 (ProtParam; NaN for a sample with other letters)."""
+        props = [properties(s) for s in samples]
+        return {"sequence": samples, **{k: [p[k] for p in props] for k in ("gravy", "instability", "charge_ph7")}}
+
+    def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        self.sequence.write_native(folder, rows)
+
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+        """Means of the ProtParam columns, composition distance to the reference, mean pairwise identity."""
+        if not rows:
+            return {}
+        seqs = [r["sequence"] for r in rows]
+        out = {f"{k}_mean": _finite_mean([r[k] for r in rows]) for k in ("gravy", "instability", "charge_ph7")}
+        out["mean_pairwise_identity"] = mean_pairwise_identity(seqs)
+        if self.reference is not None:
+            out["composition_distance_to_heldout"] = composition_distance(composition(seqs),
+                                                                          self.reference["composition"])
+            out.update({f"heldout_{k}": self.reference[k] for k in
+                        ("gravy_mean", "instability_mean", "charge_ph7_mean", "mean_pairwise_identity")})
+        return out
+
+
+def _finite_mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.fmean(finite) if finite else math.nan

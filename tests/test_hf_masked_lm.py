@@ -1,0 +1,85 @@
+"""model=hf_masked_lm: a Hugging Face masked LM (a tiny random EsmForMaskedLM) as the denoiser of the masked kernel."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+from svdd_cli import run as run_module
+from svdd_cli.core import MaskedKernel
+from svdd_cli.domains.protein import AMINO_ACIDS
+from svdd_cli.errors import UserError
+from svdd_cli.models.hf_masked_lm import from_pretrained
+from svdd_cli.samplers.smc import SMC
+from svdd_cli.samplers.svdd import SVDD
+from tests.tiny_image_models import single_thread
+from tests.tiny_protein_models import save_tiny_esm
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def esm(tmp_path_factory) -> str:
+    return str(save_tiny_esm(tmp_path_factory.mktemp("esm")))
+
+
+def test_the_denoiser_is_the_lms_logits_on_our_letters_inside_cls_eos(esm):
+    model = from_pretrained(esm, AMINO_ACIDS, length=6, num_steps=5, device="cpu")
+    assert isinstance(model, MaskedKernel) and model.vocab == list(AMINO_ACIDS) and model.mask_id == 20
+    tokenizer, lm = AutoTokenizer.from_pretrained(esm), AutoModelForMaskedLM.from_pretrained(esm).eval()
+    x_t = torch.tensor([[0, 20, 3, 20, 19, 20]])  # A <mask> E <mask> Y <mask>
+    text = "".join(AMINO_ACIDS[i] if i < 20 else "<mask>" for i in x_t[0])
+    ids = tokenizer(text, return_tensors="pt")["input_ids"]
+    assert ids[0, 0] == tokenizer.cls_token_id and ids[0, -1] == tokenizer.eos_token_id and ids.shape[1] == 8
+    with torch.no_grad():
+        expected = lm(input_ids=ids).logits[0, 1:-1][:, tokenizer.convert_tokens_to_ids(list(AMINO_ACIDS))]
+    pred = model.predict(x_t, 0.5)
+    torch.testing.assert_close(pred.output[0, 1, :20], expected[1].log_softmax(-1), atol=1e-5, rtol=1e-5)
+    assert pred.output[0, :, 20].eq(-math.inf)[[1, 3, 5]].all()  # the mask is never predicted
+    assert pred.output[0, 0, 0] == 0 and pred.output[0, 0, 1:].eq(-math.inf).all()  # unmasked letters carried over
+
+
+@pytest.mark.parametrize("sampler", [SVDD(num_candidates=3), SMC(num_particles=3)], ids=["svdd", "smc"])
+def test_samplers_run_on_it_and_decode_amino_acids(esm, sampler):
+    model = from_pretrained(esm, AMINO_ACIDS, length=12, num_steps=4, device="cpu")
+
+    def hydrophobic(samples: list[str]) -> torch.Tensor:
+        return torch.tensor([float(sum(c in "AILMFVW" for c in s)) for s in samples])
+
+    hydrophobic.domains = ("protein",)
+    x = sampler.sample(model, hydrophobic, 3, torch.Generator().manual_seed(0), lambda record: None)
+    samples = model.decode(x)
+    assert len(samples) == 3 and all(len(s) == 12 and set(s) <= set(AMINO_ACIDS) for s in samples)
+    assert torch.isfinite(model.log_likelihood(x, torch.Generator().manual_seed(0), draws=2)).all()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"path": None}, "model.path is not set"),
+    ({"path": "/no/such/esm"}, "/no/such/esm not found"),
+    ({"path": "nobody-here/esm2_missing"}, "nobody-here/esm2_missing is not a folder nor a cached hub id"),
+    ({"alphabet": "ACGTJ"}, "no single-letter token for J"),
+    ({"length": 200}, "model.length=200 with 2 special tokens exceeds the model's 130 positions"),
+    ({"alphabet": None}, "model.alphabet is not set"),
+])
+def test_mistakes_are_one_line_errors(esm, kwargs, message, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as offline as this machine, without the hub client's retries
+    settings = {"path": esm, "alphabet": AMINO_ACIDS, "length": 10, "device": "cpu", **kwargs}
+    with pytest.raises(UserError, match=re.escape(message)) as err:
+        from_pretrained(**settings)
+    assert "\n" not in str(err.value)
+
+
+def test_the_config_composes_for_protein_and_dna(compose_config, esm):
+    for domain, reward, letters in (("protein", "gravy", AMINO_ACIDS), ("dna", "enhancer", "ACGT")):
+        cfg = compose_config([f"domain={domain}", "model=hf_masked_lm", f"model.path={esm}", "model.length=8",
+                              f"reward={reward}", "device=cpu"])
+        _, model, _, _ = run_module.build_task(cfg)
+        assert model.vocab == list(letters) and model.length == 8
