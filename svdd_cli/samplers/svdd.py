@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
-from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.core import DiffusionModel, Reward, Trace
 from svdd_cli.samplers.steps import start
 from svdd_cli.samplers.svdd_steps import SVDDSteps
 
@@ -26,7 +25,3 @@ class SVDD(SVDDSteps):
                trace: Trace) -> Tensor:
         times, x, pred = start(model, n, generator)
         return self.descend(model, reward, x, pred, times, generator, trace)
-
-    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
-        """As many candidates M as the budget allows."""
-        return fit(lambda m: resized(self, m=m), nfe_per_sample, steps, "num_candidates")

@@ -17,7 +17,8 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Trace
+from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
+from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.overlap import predict_and_score
 from svdd_cli.samplers.selection import keep
 from svdd_cli.samplers.steps import at_least
@@ -47,6 +48,10 @@ class SVDDSteps:
     def nfe(self, steps: int) -> int:
         """NFE per sample from x_T: 1 for x_T, then M per guided step (1 per plain one), none for x_0."""
         return 1 + sum(self.m if self.guided(step, steps) else 1 for step in range(steps - 1))
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """As many candidates M as the budget allows."""
+        return fit(lambda m: resized(self, m=m), nfe_per_sample, steps, "num_candidates")
 
     def descend(self, model: DiffusionModel, reward: Reward, x: Tensor, pred: Prediction, times: Sequence[float],
                 generator: torch.Generator, trace: Trace, regroup: Regroup | None = None) -> Tensor:
