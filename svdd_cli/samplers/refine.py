@@ -103,7 +103,7 @@ class Refine:
         m = max(1, round(self.fraction * length))
         score = torch.rand((b, length), generator=generator, device=generator.device).to(x.device)
         if self.lowest_confidence:  # probe 2m random positions; low confidence = re-masked first
-            probe = score < score.kthvalue(min(2 * m, length), 1, keepdim=True).values + 1e-12
+            probe = score <= score.kthvalue(min(2 * m, length), 1, keepdim=True).values
             pred: Prediction = model.predict(torch.where(probe, model.mask_id, x), t)
             confidence = pred.output.gather(-1, x.unsqueeze(-1)).squeeze(-1)  # (B, L) log-probs of the tokens
             score = torch.where(probe, confidence, math.inf)
@@ -113,8 +113,8 @@ class Refine:
             same = (x == seed).gather(1, order)  # (B, L) in priority order
             left = (self.max_edits - (x != seed).sum(1, keepdim=True)).clamp_min(0)
             eligible = ~same | (same.cumsum(1) <= left)
-        ranked = eligible.cumsum(1) <= m
-        chosen = torch.zeros_like(eligible).scatter(1, order, eligible & ranked & torch.isfinite(score.gather(1, order)))
+        ranked = eligible & (eligible.cumsum(1) <= m) & torch.isfinite(score.gather(1, order))
+        chosen = torch.zeros_like(eligible).scatter(1, order, ranked)
         return torch.where(chosen, model.mask_id, x)
 
 

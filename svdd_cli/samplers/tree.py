@@ -125,7 +125,8 @@ class Tree:
                 if pred_j is not None:
                     left[i] -= 1
             if pred_j is not None:
-                ended = [q for q, r in enumerate(rows) if left[active[r]] == 0]  # budget over: value r(x0-hat)
+                ended = [q for q, r in enumerate(rows)  # budget over before x_0: value r(x0-hat)
+                         if left[active[r]] == 0 and j + 1 < steps]
                 if ended:
                     idx = torch.tensor(ended, device=x_j.device)
                     for q, v in zip(ended, reward(model.decode(pred_j.x0[idx])).tolist()):
@@ -138,7 +139,7 @@ class Tree:
                     for q, state in zip(going, drawn):
                         states[rows[q]], depth[rows[q]] = state, j + 1
             else:
-                for q, (r, v) in enumerate(zip(rows, values.tolist())):
+                for r, v in zip(rows, values.tolist()):
                     done[r] = tail[r]
                     trees[active[r]][tail[r]].value = v
         return done
