@@ -186,3 +186,48 @@ def test_new_samplers_compose_from_their_configs(compose_config):
                         ("beam", ["sampler/width_schedule=exp", "sampler.oversample=4", "sampler.lookahead=2"])):
         sampler = instantiate(compose_config([f"sampler={name}", *extra]).sampler)
         assert sampler.nfe(STEPS) > 0
+
+
+def tiny_image_model(steps: int = 10):
+    from svdd_cli.models.gaussian import GaussianDiffusion, GaussianKernel
+    from tests.tiny_image_models import tiny_scheduler, tiny_unet
+
+    torch.manual_seed(0)
+    return GaussianDiffusion(tiny_unet(), GaussianKernel(tiny_scheduler(), steps))
+
+
+def test_gaussian_renoise_draws_the_forward_marginal():
+    from svdd_cli.samplers.refine import renoise
+
+    model = tiny_image_model()
+    t = model.timesteps()[6]
+    x0 = torch.rand(1, 1, 8, 8).expand(4000, -1, -1, -1) * 2 - 1
+    x_t = renoise(model, x0, t, GEN().manual_seed(0))
+    a = model.kernel.abar(t)
+    assert torch.allclose(x_t.mean(0), a ** 0.5 * x0[0], atol=0.08)  # std of a mean of 4000: ~0.016
+    assert x_t.var(0).mean().item() == pytest.approx(1 - a, rel=0.05)
+
+
+def test_refine_edits_png_seeds_with_a_gaussian_model(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray((np.random.default_rng(i).random((8, 8)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    model, counters = tiny_image_model(), Counters()
+    sampler = Refine(rounds=2, remask_fraction=0.3, init=str(tmp_path), num_candidates=2)
+    x = sampler.sample(counted_model(model, counters, 99), counted_reward(Brightness(), counters, -1), 4,
+                       GEN().manual_seed(1), lambda r: None)
+    assert x.shape == (4, 1, 8, 8) and counters.nfe == 4 * sampler.nfe(10)
+    with pytest.raises(UserError, match="max_edits bounds a Hamming distance"):
+        Refine(init=str(tmp_path), max_edits=3).sample(model, Brightness(), 2, GEN().manual_seed(0), lambda r: None)
+    Image.fromarray(np.zeros((9, 8), dtype=np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(UserError, match=r"big.png: image 0 has shape \(1, 9, 8\)"):
+        Refine(init=str(tmp_path)).sample(model, Brightness(), 2, GEN().manual_seed(0), lambda r: None)
+
+
+class Brightness:
+    domains = ("image",)
+
+    def __call__(self, images: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([image.mean() for image in images])
