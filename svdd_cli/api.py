@@ -136,7 +136,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
             return writer.result()
         counted = counted_model(model, writer.counters, config.max_batch, config.precision)
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
-                               config.reward_timeout)
+                               config.reward_timeout, min_values=GUIDANCE_VALUES)
         todo = [b for b in config.batches() if b not in writer.done]
         try:
             for k, b in enumerate(todo):
@@ -179,6 +179,10 @@ def describe(sampler: Sampler) -> dict[str, Any]:
     """A sampler's class and scalar settings (what summary.json and a resume compare)."""
     settings = {k: v for k, v in vars(sampler).items() if isinstance(v, (int, float, str, bool, type(None)))}
     return {"_target_": f"{type(sampler).__module__}.{type(sampler).__qualname__}", **settings}
+
+
+GUIDANCE_VALUES = 64  # guidance stops on invalid rewards only once it has seen this many (a batch's final
+# scores stop it on their own: `max_invalid_fraction` of one batch)
 
 
 def budgeted(sampler: Sampler, nfe_per_sample: int | None, model: DiffusionModel) -> Sampler:

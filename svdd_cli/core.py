@@ -330,15 +330,17 @@ def counted_model(model: DiffusionModel, counters: Counters, max_batch: int,
 
 class CountedReward:
     """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a sample on
-    which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards. A call with more than
-    max_invalid_fraction invalid values, one past `timeout` seconds, or one of the wrong shape stops the run with
-    a RewardFailed naming the reward. counted_reward() adds the inner reward's differentiable capability."""
+    which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards. Once it has scored
+    `min_values` values, more than max_invalid_fraction of them invalid stops the run with a RewardFailed naming
+    the reward; so does a call past `timeout` seconds or of the wrong shape. counted_reward() adds the inner
+    reward's differentiable capability."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, min_values: int = 1) -> None:
         self.inner, self.counters, self.penalty = reward, counters, penalty
-        self.max_invalid_fraction, self.timeout = max_invalid_fraction, timeout
+        self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = reward_name(reward)
+        self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
 
     def __call__(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
@@ -357,9 +359,10 @@ class CountedReward:
                                f"a reward returns one number per sample, shape ({len(samples)},)")
         bad = ~torch.isfinite(r)
         self.counters.invalid_rewards += int(bad.sum())
-        if len(samples) and bad.float().mean() > self.max_invalid_fraction:
+        self.seen, self.invalid = self.seen + len(samples), self.invalid + int(bad.sum())
+        if self.seen >= self.min_values and self.invalid > self.max_invalid_fraction * self.seen:
             why = error.splitlines()[-1] if error.strip() else "it returned NaN/inf"
-            raise RewardFailed(f"reward={self.name} gave no valid value for {int(bad.sum())} of {len(samples)} "
+            raise RewardFailed(f"reward={self.name} gave no valid value for {self.invalid} of {self.seen} "
                                f"samples ({why}); finished batches are kept (max_invalid_fraction=1.0 never stops)")
         return r.masked_fill(bad, self.penalty)
 
@@ -406,8 +409,8 @@ class CountedProbsReward(CountedReward):
     """A counted ProbsReward; score_probs counts like __call__ (no penalty: guidance guards non-finite values)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout)
+                 timeout: float | None = None, min_values: int = 1) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -424,7 +427,7 @@ class CountedImageReward(CountedReward):
 
 
 def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                   timeout: float | None = None) -> CountedReward:
+                   timeout: float | None = None, min_values: int = 1) -> CountedReward:
     """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
     differentiable capability as `reward`."""
     if isinstance(reward, ProbsReward):
@@ -433,4 +436,4 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
         kind = CountedImageReward
     else:
         kind = CountedReward
-    return kind(reward, counters, penalty, max_invalid_fraction, timeout)
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values)

@@ -23,7 +23,7 @@ class Settings:
     reference_samples: int = 0  # ancestral samples scored as the pre-trained reference (the CLI draws 64)
     likelihood_draws: int = 8  # Monte Carlo draws of the ELBO (log_likelihood column)
     invalid_reward: float = -1000.0  # value of a sample whose reward is NaN/inf or raised
-    max_invalid_fraction: float = 0.99  # stop when a reward call returns more invalid values than this fraction
+    max_invalid_fraction: float = 0.99  # stop when a batch's final rewards have more invalid values than this
     reward_timeout: float | None = None  # seconds one reward call may take (None: no limit)
     nfe_per_sample: int | None = None  # compute budget: the sampler sizes itself to it (None: its own widths)
     num_shards: int = 1

@@ -19,7 +19,8 @@ from svdd_cli.samplers.svdd import SVDD
 from tests.conftest import CountLetter, log_uniform, table_model
 from tests.test_cli import svdd
 
-SAMPLERS = ["ancestral", "best_of_n", "svdd", "smc", "fk", "nested_is", "beam"]  # the gradient-free ones
+SAMPLERS = ["ancestral", "best_of_n", "svdd", "svdd_r", "smc", "fk", "nested_is", "beam", "refine", "tree",
+            "particle_gibbs"]  # the gradient-free ones
 TINY = ["model.num_steps=3", "num_samples=2", "batch_size=2", "reference_samples=0", "likelihood_draws=1",
         "device=cpu"]
 
