@@ -82,7 +82,7 @@ def natural_cell(summary: dict[str, Any], key: str) -> str:
         return "-"
     real = n.get("real_range", {}).get(key) if key == "gc_median" else n.get("real", {}).get(key)
     shown = "" if real is None or key == "gc_percentile" else \
-        f" ({real[0]:.3g}..{real[1]:.3g})" if isinstance(real, list) else f" ({real:.3g})"
+        f" ({real[0]:.3g}..{real[1]:.3g})" if isinstance(real, list) else f" ({real:.3g})"  # gc: both bounds
     return f"{n[key]:.3g}{shown}"
 
 

@@ -15,8 +15,9 @@ from svdd_cli.naturalness.warnings import load_quantiles
 
 TARGET_TFS = {"HNF4A": "MA0114.5", "FOXA2": "MA0047.4", "HNF1A": "MA0046.3", "CEBPB": "MA0466.4"}  # liver
 CONTROL_TFS = {"CTCF": "MA0139.2", "SP1": "MA0079.5"}  # ubiquitous, GC-rich
-RANGED = ("kmer3_r_hepg2", "kmer3_r_other", "homopolymer6_frac", "low_complexity_frac", "hamming_diversity",
-          "distinct6_frac")
+# figure -> the side of the real range a natural design set must not cross
+RANGED = {"kmer3_r_hepg2": "low", "kmer3_r_other": "low", "homopolymer6_frac": "high", "low_complexity_frac": "high",
+          "hamming_diversity": "low", "distinct6_frac": "low"}
 
 
 def dna_figures(seqs: list[str], spectra: dict[str, np.ndarray], scanner: MotifScanner) -> dict[str, float]:

@@ -53,10 +53,10 @@ def at_size(table: dict[str, Any], name: str, n: int) -> tuple[float, float, flo
     return tuple(float(np.interp(at, x, entry[p])) for p in ("p5", "p50", "p95"))
 
 
-def compare(figures: dict[str, float], table: dict[str, Any], n: int, ranged: tuple[str, ...]) -> dict[str, Any]:
-    """The run's figures, "real": real subsets' median at the same n, "real_range": their p5..p95 for the
-    `ranged` figures (those a natural design should stay inside), rounded for the summary. Below the smallest
-    tabulated size there is nothing to compare with: "real" stays empty."""
+def compare(figures: dict[str, float], table: dict[str, Any], n: int, ranged: dict[str, str]) -> dict[str, Any]:
+    """The run's figures, "real": real subsets' median at the same n, "real_range": [p5, p95] of real subsets
+    for the `ranged` figures (name -> the side a natural design must not cross: "low", "high" or "both"; the
+    other bound is None), rounded for the summary. Below the smallest tabulated size "real" stays empty."""
     real, ranges = {}, {}
     for name in figures if n >= table["n"][0] else ():
         stats = at_size(table, name, n)
@@ -64,6 +64,7 @@ def compare(figures: dict[str, float], table: dict[str, Any], n: int, ranged: tu
             continue
         real[name] = round(stats[1], 4)
         if name in ranged:
-            ranges[name] = [round(stats[0], 4), round(stats[2], 4)]
+            lo, hi = round(stats[0], 4), round(stats[2], 4)
+            ranges[name] = [None if ranged[name] == "high" else lo, None if ranged[name] == "low" else hi]
     rounded = {k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else None) for k, v in figures.items()}
     return {**rounded, "real": real, "real_range": ranges, "real_n": min(n, table["n"][-1]) if real else None}

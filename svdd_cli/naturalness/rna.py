@@ -13,8 +13,9 @@ from svdd_cli.naturalness import sequence as seq
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
 
-RANGED = ("kmer3_distance", "gc_mean", "uaug_rate", "kozak_purine_rate", "mfe_percentile", "hamming_diversity",
-          "distinct6_frac")
+# figure -> the side of the real range a natural design set must not cross
+RANGED = {"kmer3_distance": "high", "gc_mean": "both", "uaug_rate": "both", "kozak_purine_rate": "both",
+          "mfe_percentile": "both", "hamming_diversity": "low", "distinct6_frac": "low"}
 
 
 def rna_figures(seqs: list[str], mfes: list[float], spectrum: np.ndarray,

@@ -42,12 +42,15 @@ def extrapolating(column: str, entry: dict[str, Any], m: float) -> str | None:
 
 
 def outside(naturalness: dict[str, Any]) -> list[str]:
-    """'name value (real lo..hi)' for every naturalness figure outside its real range."""
+    """'name value (real >= lo)' (or <= hi, or lo..hi) for every naturalness figure past a bound of its real range
+    (a None bound is not checked)."""
     out = []
     for name, (lo, hi) in naturalness.get("real_range", {}).items():
         value = naturalness.get(name)
-        if value is not None and not lo <= value <= hi:
-            out.append(f"{name} {value:.3g} (real {lo:.3g}..{hi:.3g})")
+        if value is None or (lo is None or value >= lo) and (hi is None or value <= hi):
+            continue
+        bound = f">= {lo:.3g}" if hi is None else f"<= {hi:.3g}" if lo is None else f"{lo:.3g}..{hi:.3g}"
+        out.append(f"{name} {value:.3g} (real {bound})")
     return out
 
 
