@@ -29,18 +29,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
-from svdd_cli.assets import asset_root  # noqa: E402
+from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
 
-COMMON = ["num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1", "seed=0"]
+COMMON = ["model.num_steps=50", "num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1",
+          "seed=0"]
 SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
+        ("M=10 alpha=0.25", ["sampler.guide_from=0", "sampler.alpha=0.25"]),
         ("M=10 alpha=0.5", ["sampler.guide_from=0", "sampler.alpha=0.5"]),
         ("M=10 alpha=1", ["sampler.guide_from=0", "sampler.alpha=1.0"]),
+        ("M=10 alpha=1.5", ["sampler.guide_from=0", "sampler.alpha=1.5"]),
         ("M=10 alpha=2", ["sampler.guide_from=0", "sampler.alpha=2.0"]),
         ("M=3", ["sampler.guide_from=0", "sampler.num_candidates=3"]),
         ("M=2", ["sampler.guide_from=0", "sampler.num_candidates=2"]),
         ("M=10 from 0.5 (default)", []),
         ("M=20 from 0.5", ["sampler.num_candidates=20"]),
-        ("M=10 from 0.8", ["sampler.guide_from=0.8"])]
+        ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
+        ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),
+        ("M=10 until 0.3", ["sampler.guide_from=0", "sampler.guide_until=0.3"])]
 TASKS = {  # domain -> (reward, x-axis figures, points: (label, sampler, overrides))
     "dna": ("enhancer", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
                          ("gc_percentile", "median GC: percentile among real HepG2 sites")]),
@@ -110,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     reward, figures = TASKS[args.domain]
     runs = args.runs or Path("tradeoff") / args.domain
+    register_resolver()
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", [f"domain={args.domain}", f"reward={reward}", "device=cpu"])
     naturalness = instantiate(cfg.domain.naturalness)
