@@ -92,7 +92,7 @@ def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: P
             for p in points:
                 style = {"ancestral": ("k", "s"), "best_of_n": ("tab:green", "D"), "smc": ("tab:purple", "^")}
                 color, marker = style.get(p["sampler"], ("tab:blue", "o"))
-                if "default" in p["label"]:
+                if p["label"].endswith("(default)"):
                     color, marker = "tab:red", "*"
                 ax.scatter(p[key], p[column], c=color, marker=marker, s=90 if marker == "*" else 40)
                 ax.annotate(p["label"], (p[key], p[column]), fontsize=6, xytext=(3, 3), textcoords="offset points")
