@@ -1,3 +1,20 @@
-"""svdd: inference-time reward steering of pre-trained diffusion models (SVDD and relatives)."""
+"""svdd: steer pre-trained diffusion models toward high rewards at inference time (SVDD and relatives).
 
-__version__ = "0.1.0"
+From Python: `svdd_cli.load_model`, `svdd_cli.load_reward`, `svdd_cli.steer` (svdd_cli/api.py). They are
+imported on first use, so that `svdd --help` answers without loading torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.2.0"
+__all__ = ["Result", "Settings", "load_domain", "load_model", "load_reward", "steer"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from svdd_cli import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'svdd_cli' has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""Where the shipped configs and checkpoints live: a checkout, or an installed package's share/svdd."""
+"""Where the shipped configs and checkpoints live: inside an installed package (svdd_cli/_assets/, found through
+importlib.resources), or beside the package in a checkout."""
 
 from __future__ import annotations
 
-import sys
+from importlib.resources import files
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -12,10 +13,10 @@ from svdd_cli.errors import UserError
 
 def asset_root() -> Path:
     """The folder holding configs/ and checkpoints/."""
-    for root in (Path(__file__).resolve().parent.parent, Path(sys.prefix) / "share" / "svdd"):
+    for root in (Path(str(files("svdd_cli") / "_assets")), Path(__file__).resolve().parent.parent):
         if (root / "configs" / "config.yaml").is_file():
             return root
-    raise UserError("svdd's configs/ folder was not found next to the package or in <prefix>/share/svdd; "
+    raise UserError("svdd's configs/ folder was not found inside the package or beside it; "
                     "reinstall with `pip install .` from a checkout")
 
 

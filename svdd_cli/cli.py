@@ -28,26 +28,64 @@ commands:
           e.g. svdd report multirun/2026-11-22_10-00-00 --out report/
 
 `svdd run --help` lists config groups and settings; `svdd run --cfg job` prints the composed config
-(the same for `svdd train-value`).
+(the same for `svdd train-value`); `svdd --version` prints the version.
 """
 
 GROUP_OVERRIDE = re.compile(r"^[+~]?(\w+)=(.+)$")
 
 
-def check_group_choices(args: list[str], configs: Path) -> None:
-    """Unknown options of a config group are reported in one line with the available ones."""
+def user_config_dirs(args: list[str]) -> list[Path]:
+    """Config folders the user adds to the search path: `--config-dir DIR` (`-cd DIR`) and
+    `hydra.searchpath=[file://DIR,...]`."""
+    dirs = []
+    for i, arg in enumerate(args):
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(args[i + 1])
+        elif arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+        elif arg.startswith("hydra.searchpath="):
+            dirs += [p.strip() for p in arg.split("=", 1)[1].strip("[]").split(",") if p.strip()]
+    return [Path(d.removeprefix("file://")) for d in dirs if not d.startswith("pkg://")]
+
+
+def check_group_choices(args: list[str], roots: list[Path]) -> None:
+    """Unknown options of a config group (in the shipped configs or the user's config folders) are reported in
+    one line with the available ones."""
     from svdd_cli.errors import UserError
 
     for arg in args:
         match = GROUP_OVERRIDE.match(arg)
-        if not match or not (configs / match[1]).is_dir():
+        if not match or not any((root / match[1]).is_dir() for root in roots):
             continue
         group, values = match[1], match[2]
-        available = sorted(p.stem for p in (configs / group).glob("*.yaml"))
+        available = sorted({p.stem for root in roots for p in (root / group).glob("*.yaml")})
         for value in values.split(","):
             if value and not any(c in value for c in "()[]{}$*") and value not in available:
                 raise UserError(f"{group}={value} is not an option; available {group} options: "
                                 + ", ".join(available))
+
+
+def check_paths(args: list[str]) -> None:
+    """A run folder that cannot be made (`hydra.run.dir` under a file, not writable) and a Slurm launcher without
+    Slurm are one-line errors before Hydra starts."""
+    import os
+    import shutil
+
+    from svdd_cli.errors import UserError
+
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in ("hydra.run.dir", "hydra.sweep.dir") and value:
+            existing = Path(value).absolute()
+            while not existing.exists():
+                existing = existing.parent
+            if not existing.is_dir():
+                raise UserError(f"{key}={value}: {existing} is a file, not a folder; choose another {key}")
+            if not os.access(existing, os.W_OK):
+                raise UserError(f"{key}={value}: {existing} is not writable; choose another {key}")
+        if key == "hydra/launcher" and value in ("slurm", "submitit_slurm") and shutil.which("sbatch") is None:
+            raise UserError(f"hydra/launcher={value} needs Slurm (`sbatch` is not on PATH); on this machine use "
+                            "hydra/launcher=local or hydra/launcher=submitit_local")
 
 
 def check_composes(args: list[str], configs: Path, config_name: str = "config", prog: str = "svdd run") -> None:
@@ -61,7 +99,10 @@ def check_composes(args: list[str], configs: Path, config_name: str = "config", 
 
     from svdd_cli.errors import UserError
 
-    overrides = get_args_parser().parse_args(args).overrides  # Hydra's own flags (--cfg job, -m) set aside
+    parsed_args = get_args_parser().parse_args(args)  # Hydra's own flags (--cfg job, -m) set aside
+    overrides = parsed_args.overrides
+    if parsed_args.config_dir and not any(o.startswith("hydra.searchpath=") for o in overrides):
+        overrides = [*overrides, f"hydra.searchpath=[file://{Path(parsed_args.config_dir).absolute()}]"]
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
         first = [f"{o.get_key_element()}={next(o.sweep_string_iterator())}" if o.is_sweep_override()
@@ -83,7 +124,8 @@ def hydra_command(args: list[str], config_name: str, prog: str, job: Callable[[D
     from svdd_cli.errors import UserError
 
     configs = asset_root() / "configs"
-    check_group_choices(args, configs)
+    check_group_choices(args, [configs, *user_config_dirs(args)])
+    check_paths(args)
     register_resolver()
     check_composes(args, configs, config_name, prog)
 
@@ -92,6 +134,7 @@ def hydra_command(args: list[str], config_name: str, prog: str, job: Callable[[D
         try:
             return job(cfg)
         except UserError as err:  # raised inside Hydra, which would print a traceback
+            remove_if_empty(run_location()[0])
             sys.exit(fail(err))
 
     sys.argv = [prog, *args]
@@ -100,16 +143,49 @@ def hydra_command(args: list[str], config_name: str, prog: str, job: Callable[[D
 
 
 def run_command(args: list[str]) -> int:
-    from svdd_cli.run import run
+    def job(cfg: DictConfig) -> Any:
+        from svdd_cli.settings import Settings
 
-    return hydra_command(args, "config", "svdd run", run)
+        Settings(**{key: cfg[key] for key in Settings.keys()})  # bad top-level values: one line before torch loads
+        from svdd_cli.run import run  # imported late: `svdd run --help` and bad overrides answer without torch
+
+        return run(cfg, *run_location())
+
+    return hydra_command(args, "config", "svdd run", job)
+
+
+OUR_FILES = ("trace.jsonl", "summary.json", "reward_hist.png", "reward_steps.png")
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove a run folder that a failed job left without a finished sample: only Hydra's and our own files."""
+    import shutil
+
+    if not folder.is_dir() or (folder / "samples.jsonl").exists():
+        return
+    shutil.rmtree(folder / ".hydra", ignore_errors=True)
+    for f in [*folder.glob("*.log"), *(folder / name for name in OUR_FILES)]:
+        f.unlink(missing_ok=True)
+    while folder.is_dir() and not any(folder.iterdir()) and folder != Path.cwd():  # and runs/<name>/ if empty
+        folder.rmdir()
+        folder = folder.parent
+
+
+def run_location() -> tuple[Path, dict[str, str]]:
+    """The run folder Hydra made for this job and the config-group choices it composed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    runtime = HydraConfig.get().runtime
+    return Path(runtime.output_dir), {k: v for k, v in runtime.choices.items() if not k.startswith("hydra")}
 
 
 def train_value_command(args: list[str]) -> int:
-    from svdd_cli.value.train import train_value
+    def job(cfg: DictConfig) -> Any:
+        from svdd_cli.train_value import train_value
 
-    command = " ".join(["svdd train-value", *args])
-    return hydra_command(args, "train_value", "svdd train-value", lambda cfg: train_value(cfg, command))
+        return train_value(cfg, " ".join(["svdd train-value", *args]), *run_location())
+
+    return hydra_command(args, "train_value", "svdd train-value", job)
 
 
 def merge_command(args: list[str]) -> int:
@@ -148,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
+        return 0
+    if args[0] in ("-V", "--version"):
+        from svdd_cli import __version__
+
+        print(f"svdd {__version__}")
         return 0
     command = COMMANDS.get(args[0])
     if command is None:

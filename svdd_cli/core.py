@@ -7,7 +7,9 @@ to split big network batches into chunks of `max_batch` rows to bound memory.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +18,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
+
+from svdd_cli.errors import ModelFailed, OracleError, RewardFailed
+from svdd_cli.settings import PRECISIONS
+
+log = logging.getLogger("svdd")
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class Prediction:
     @staticmethod
     def cat(parts: Sequence[Prediction]) -> Prediction:
         """Stack predictions made at the same time along the batch dimension."""
+        if len(parts) == 1:
+            return parts[0]
         return Prediction(
             torch.cat([p.x_t for p in parts]), parts[0].t,
             torch.cat([p.x0 for p in parts]), torch.cat([p.output for p in parts]),
@@ -78,10 +87,26 @@ class DiffusionModel(Protocol):
 class Reward(Protocol):
     """Higher is better; a sample it cannot score gets a penalty value, never an exception."""
 
-    domains: tuple[str, ...]  # domains whose samples it can score
-
     def __call__(self, samples: list[Any]) -> Tensor:
         """Decoded batch -> (B,) float32 on the CPU."""
+
+
+@runtime_checkable
+class DomainRestricted(Protocol):
+    """A reward that scores only some domains' samples (a reward without `domains` scores any domain)."""
+
+    domains: tuple[str, ...]
+
+
+class FunctionReward:
+    """A plain function list[sample] -> list[float] (or a (B,) tensor) as a Reward of any domain."""
+
+    def __init__(self, function: Callable[[list[Any]], Any]) -> None:
+        self.function = function
+        self.name = getattr(function, "__name__", "function")  # functools.partial has none
+
+    def __call__(self, samples: list[Any]) -> Tensor:
+        return torch.as_tensor(self.function(samples), dtype=torch.float32)
 
 
 class Domain(Protocol):
@@ -127,6 +152,10 @@ class MaskedKernel(Protocol):
 
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         """log p(x_s = v | x_t) for every position and token v, mask last: (B, L, V+1)."""
+
+    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
+        """x_s drawn with delta (B, L, V) added to the logits of unmasking each masked position to each token
+        (staying masked and unmasked positions unchanged): (B, L)."""
 
 
 @runtime_checkable
@@ -201,8 +230,6 @@ class Counters:
         self.wall_s += time.perf_counter() - self._started
 
 
-PRECISIONS = ("fp32", "bf16")
-
 
 class CountedModel:
     """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows;
@@ -241,12 +268,26 @@ class CountedModel:
         return self.inner.log_likelihood(x0, generator, draws=draws)
 
     def _counted(self, network: Callable[[Tensor, float], Prediction], x_t: Tensor, t: float) -> Prediction:
-        """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast."""
+        """network(x_t, t) counted per row, chunked by max_batch rows, under the precision's autocast. Out of
+        memory halves max_batch and retries (results do not depend on it); a non-finite output is a ModelFailed."""
         self.counters.nfe += x_t.shape[0]
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            if x_t.shape[0] <= self.max_batch:
-                return network(x_t, t)
-            return Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
+        while True:
+            try:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    pred = Prediction.cat([network(chunk, t) for chunk in x_t.split(self.max_batch)])
+                break
+            except torch.OutOfMemoryError:
+                if self.max_batch == 1:
+                    raise ModelFailed(f"out of memory on {self.device} even at max_batch=1") from None
+                self.max_batch //= 2
+                log.warning("out of memory on %s: max_batch halved to %d, network call retried",
+                            self.device, self.max_batch)
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+        if not torch.isfinite(pred.x0).all() or torch.isnan(pred.output).any():  # -inf log-probs are legal
+            raise ModelFailed(f"the model's output at t={t:.3g} is not finite (NaN/inf){' under bf16' * self.bf16}; "
+                              "check the checkpoint" + (" or use precision=fp32" if self.bf16 else ""))
+        return pred
 
 
 class CountedMaskedModel(CountedModel):
@@ -258,6 +299,9 @@ class CountedMaskedModel(CountedModel):
 
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         return self.inner.transition_log_probs(pred, s)
+
+    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
+        return self.inner.propose_shifted(pred, s, delta, generator)
 
 
 class CountedGradientModel(CountedModel):
@@ -285,36 +329,88 @@ def counted_model(model: DiffusionModel, counters: Counters, max_batch: int,
 
 
 class CountedReward:
-    """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a
-    sample on which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards.
-    counted_reward() adds the inner reward's differentiable capability (ProbsReward, ImageReward)."""
+    """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a sample on
+    which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards. Once it has scored
+    `min_values` values, more than max_invalid_fraction of them invalid stops the run with a RewardFailed naming
+    the reward; so does a call past `timeout` seconds or of the wrong shape. counted_reward() adds the inner
+    reward's differentiable capability."""
 
-    def __init__(self, reward: Reward, counters: Counters, penalty: float) -> None:
+    def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
+                 timeout: float | None = None, min_values: int = 1) -> None:
         self.inner, self.counters, self.penalty = reward, counters, penalty
-        self.domains = reward.domains
+        self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
+        self.name = reward_name(reward)
+        self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
 
     def __call__(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
+        error = ""
         try:
-            r = self.inner(samples).float().cpu()
-        except Exception:  # find the samples it fails on, score the others
-            r = torch.tensor([self._one(s) for s in samples])
+            r = torch.as_tensor(self._timed(self.inner, samples)).float().cpu()
+        except RewardFailed:
+            raise
+        except OracleError as err:  # the whole batch failed: no retry sample by sample
+            r, error = torch.full((len(samples),), math.nan), f"{type(err).__name__}: {err}"
+        except Exception as err:  # find the samples it fails on, score the others
+            values, errors = zip(*(self._one(s) for s in samples)) if samples else ((), ())
+            r, error = torch.tensor(values, dtype=torch.float32), next((e for e in errors if e), f"{err}")
+        if r.shape != (len(samples),):
+            raise RewardFailed(f"reward={self.name} returned shape {tuple(r.shape)} for {len(samples)} samples; "
+                               f"a reward returns one number per sample, shape ({len(samples)},)")
         bad = ~torch.isfinite(r)
         self.counters.invalid_rewards += int(bad.sum())
+        self.seen, self.invalid = self.seen + len(samples), self.invalid + int(bad.sum())
+        if self.seen >= self.min_values and self.invalid > self.max_invalid_fraction * self.seen:
+            why = error.splitlines()[-1] if error.strip() else "it returned NaN/inf"
+            raise RewardFailed(f"reward={self.name} gave no valid value for {self.invalid} of {self.seen} "
+                               f"samples ({why}); finished batches are kept (max_invalid_fraction=1.0 never stops)")
         return r.masked_fill(bad, self.penalty)
 
-    def _one(self, sample: Any) -> float:
+    def _one(self, sample: Any) -> tuple[float, str]:
         try:
-            return float(self.inner([sample])[0])
-        except Exception:
-            return math.nan
+            return float(self._timed(self.inner, [sample])[0]), ""
+        except RewardFailed:
+            raise
+        except Exception as err:
+            return math.nan, f"{type(err).__name__}: {err}"
+
+    def _timed(self, function: Callable[[list[Any]], Any], samples: list[Any]) -> Any:
+        """function(samples), or RewardFailed when it takes longer than `timeout` seconds."""
+        if self.timeout is None:
+            return function(samples)
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                box["value"] = function(samples)
+            except BaseException as err:  # re-raised in the caller's thread
+                box["error"] = err
+
+        worker = threading.Thread(target=call, daemon=True)  # a hung oracle must not keep the process alive
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise RewardFailed(f"reward={self.name} did not answer within {self.timeout:g} s for "
+                               f"{len(samples)} samples (reward_timeout={self.timeout:g})")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
+def reward_name(reward: Any) -> str:
+    """The config name of a reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py), or a plain
+    function's name."""
+    if isinstance(reward, (CountedReward, FunctionReward)):
+        return reward.name
+    return type(reward).__module__.rsplit(".", 1)[-1]
 
 
 class CountedProbsReward(CountedReward):
     """A counted ProbsReward; score_probs counts like __call__ (no penalty: guidance guards non-finite values)."""
 
-    def __init__(self, reward: Reward, counters: Counters, penalty: float) -> None:
-        super().__init__(reward, counters, penalty)
+    def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
+                 timeout: float | None = None, min_values: int = 1) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -330,10 +426,14 @@ class CountedImageReward(CountedReward):
         return self.inner.score_images(images)
 
 
-def counted_reward(reward: Reward, counters: Counters, penalty: float) -> CountedReward:
-    """`reward` counted by `counters`, bad values replaced by `penalty`, with the same differentiable capability."""
+def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
+                   timeout: float | None = None, min_values: int = 1) -> CountedReward:
+    """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
+    differentiable capability as `reward`."""
     if isinstance(reward, ProbsReward):
-        return CountedProbsReward(reward, counters, penalty)
-    if isinstance(reward, ImageReward):
-        return CountedImageReward(reward, counters, penalty)
-    return CountedReward(reward, counters, penalty)
+        kind: type[CountedReward] = CountedProbsReward
+    elif isinstance(reward, ImageReward):
+        kind = CountedImageReward
+    else:
+        kind = CountedReward
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values)

@@ -8,3 +8,13 @@ class UserError(Exception):
 class OracleError(Exception):
     """An oracle failed on a whole batch (a program exited non-zero, a service is down): retrying sample by sample
     would not help. The batch's rewards are invalid; a run stops when every value of a batch is invalid."""
+
+
+class RewardFailed(UserError):
+    """A reward call cannot go on (every value invalid, past its timeout, the wrong shape): the run stops, in one
+    line, keeping its finished batches."""
+
+
+class ModelFailed(UserError):
+    """The network cannot go on (out of memory at max_batch=1, NaN/inf outputs): the run stops in one line,
+    keeping its finished batches."""

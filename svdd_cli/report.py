@@ -11,23 +11,37 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from svdd_cli.assets import asset_root
 from svdd_cli.errors import UserError
 
 COLUMNS = ("run", "reward median", "top-10%", "held-out median", "log-lik median", "NFE / sample", "wall s")
+# naturalness figures shown when a run has them: (key in summary["naturalness"], column title)
+NATURAL = (("kmer3_r_hepg2", "3-mer r HepG2 (real)"), ("gc_median", "GC median (real p5..p95)"),
+           ("gc_percentile", "GC pct"), ("kmer3_distance", "3-mer dist (real)"),
+           ("kozak_purine_rate", "Kozak -3 AG (real)"), ("mfe_percentile", "MFE pct (real)"),
+           ("hamming_diversity", "diversity (real)"), ("frechet_distance", "FD (real)"))
 
 
-def label(summary: dict[str, Any]) -> str:
-    """domain/reward/sampler, the sampler settings that differ from its YAML, and the seed."""
+def sampler_key(summary: dict[str, Any]) -> str:
+    return str(summary["choices"].get("sampler", summary["sampler"].get("_target_", "?")))
+
+
+def varying(runs: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Sampler choice -> the sampler settings whose values differ between the runs of that sampler."""
+    values: dict[str, dict[str, set[str]]] = {}
+    for s in runs:
+        for k, v in s["sampler"].items():
+            values.setdefault(sampler_key(s), {}).setdefault(k, set()).add(repr(v))
+    return {name: {k for k, vs in keys.items() if len(vs) > 1} for name, keys in values.items()}
+
+
+def label(summary: dict[str, Any], keys: set[str] = frozenset()) -> str:
+    """domain/reward/sampler, the sampler settings in `keys` (those that vary in this report), and the seed."""
     c = summary["choices"]
-    default_path = asset_root() / "configs" / "sampler" / f"{c.get('sampler')}.yaml"
-    defaults = OmegaConf.to_container(OmegaConf.load(default_path)) if default_path.exists() else {}
-    changed = " ".join(f"{k}={v}" for k, v in summary["sampler"].items() if defaults.get(k) != v)
-    return " ".join(filter(None, [f"{c.get('domain')}/{c.get('reward')}/{c.get('sampler')}", changed,
+    changed = " ".join(f"{k}={summary['sampler'][k]}" for k in sorted(keys) if k in summary["sampler"])
+    return " ".join(filter(None, [f"{c.get('domain')}/{c.get('reward')}/{sampler_key(summary)}", changed,
                                   f"seed={summary['seed']}"]))
 
 
@@ -52,11 +66,32 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def row(summary: dict[str, Any]) -> list[str]:
+def natural_columns(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The NATURAL figures at least one run has, and every extra evaluation column (evaluation_<name>)."""
+    extra = sorted({c for s in runs for c in s.get("evaluations", {}) if c != "evaluation_reward"})
+    figures = [(k, t) for k, t in NATURAL if any(s["naturalness"].get(k) is not None for s in runs)]
+    return [(c, f"{c.removeprefix('evaluation_')} median") for c in extra] + figures
+
+
+def natural_cell(summary: dict[str, Any], key: str) -> str:
+    """'value (real)' of a naturalness figure, or the median of an extra evaluation column."""
+    if key.startswith("evaluation_"):
+        return fmt(summary.get("evaluations", {}).get(key, {}).get("median"))
+    n = summary["naturalness"]
+    if n.get(key) is None:
+        return "-"
+    real = n.get("real_range", {}).get(key) if key == "gc_median" else n.get("real", {}).get(key)
+    shown = "" if real is None or key == "gc_percentile" else \
+        f" ({real[0]:.3g}..{real[1]:.3g})" if isinstance(real, list) else f" ({real:.3g})"  # gc: both bounds
+    return f"{n[key]:.3g}{shown}"
+
+
+def row(summary: dict[str, Any], keys: set[str], natural: list[tuple[str, str]]) -> list[str]:
     r, e = summary["reward"], summary["evaluation_reward"]
     ll = summary["naturalness"]["log_likelihood"]
-    return [label(summary), fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
-            f"{summary['nfe_per_sample']:.0f}", f"{summary['wall_s']:.0f}"]
+    return [label(summary, keys), fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
+            f"{summary['nfe_per_sample']:.0f}", f"{summary['wall_s']:.0f}",
+            *(natural_cell(summary, k) for k, _ in natural)]
 
 
 def rewards(folder: Path) -> list[float]:
@@ -115,18 +150,28 @@ def plot_reward_vs_nfe(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> N
 def report(dirs: list[Path], out: Path) -> Path:
     """Write report.md, reward_distributions.png and reward_vs_nfe.png into `out`; print a rich table."""
     runs = load_runs(dirs)
-    runs.sort(key=lambda fs: label(fs[1]))
+    keys = varying([s for _, s in runs])
+    runs.sort(key=lambda fs: label(fs[1], keys[sampler_key(fs[1])]))
+    natural = natural_columns([s for _, s in runs])
+    columns = (*COLUMNS, *(t for _, t in natural))
+    rows = [row(s, keys[sampler_key(s)], natural) for _, s in runs]
+    warned = [(r[0], w) for r, (_, s) in zip(rows, runs) for w in s.get("warnings", [])]
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(row(s)) + " |" for _, s in runs]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    if warned:
+        lines += ["", "Warnings:", *(f"- {name}: {w}" for name, w in warned)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     plot_distributions(runs, out / "reward_distributions.png")
     plot_reward_vs_nfe(runs, out / "reward_vs_nfe.png")
     table = Table(title=f"{len(runs)} runs")
-    for name in COLUMNS:
+    for name in columns:
         table.add_column(name, no_wrap=name == "run")
-    for _, s in runs:
-        table.add_row(*row(s))
-    Console().print(table)
+    for r in rows:
+        table.add_row(*r)
+    console = Console()
+    console.print(table)
+    for name, w in warned:
+        console.print(f"[yellow]warning[/] {name}: {w}", highlight=False)
     print(f"wrote {out / 'report.md'}, reward_distributions.png, reward_vs_nfe.png")
     return out

@@ -11,6 +11,7 @@ import torch
 
 from svdd_cli import plots
 from svdd_cli.core import Counters, Domain
+from svdd_cli.naturalness.warnings import applies, warnings
 from svdd_cli.outputs import describe
 
 
@@ -23,23 +24,40 @@ def device_name(device: torch.device) -> str:
 def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain, rows: list[dict[str, Any]],
               reference: list[float], counters: Counters, device: str, status: str,
               oracle: dict[str, float]) -> dict[str, Any]:
-    """Everything a comparison needs: choices, reward statistics, naturalness, compute spent."""
+    """Everything a comparison needs: choices, reward statistics, every evaluation column (evaluation_*),
+    naturalness against real data, each oracle's real quantiles, warnings, compute spent."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
+    columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_")]
+    naturalness = {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)}
+    oracles = real_quantiles(settings, naturalness.pop("oracles", {}))
+    reward = describe([r["reward"] for r in rows])
     return {
         "status": status,
         "choices": choices,
         "seed": settings["seed"], "num_samples": len(rows),
         "sampler": settings["sampler"],
-        "reward": describe([r["reward"] for r in rows]),
+        "reward": reward,
         "evaluation_reward": describe(evaluation),
+        "evaluations": {c: describe([r[c] for r in rows if r[c] is not None]) for c in columns},
         "reference_reward": describe(reference),
-        "naturalness": {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)},
+        "naturalness": naturalness,
+        "real_quantiles": {c: {"checkpoint": e["checkpoint"], "data": e["data"], **e["quantiles"]}
+                           for c, e in oracles.items()},
+        "warnings": warnings(rows, oracles, naturalness, reward["median"], describe(reference)["median"]),
         "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
         "reward_calls": counters.reward_calls, "invalid_rewards": counters.invalid_rewards,
         "oracle": oracle,
         "wall_s": counters.wall_s, "device": device, "precision": settings.get("precision", "fp32"),
         "torch": torch.__version__,
     }
+
+
+def real_quantiles(settings: dict[str, Any], declared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The declared oracle quantiles (column -> entry) that belong to this run's oracles: "reward" and
+    "evaluation_reward" only when the run's reward / evaluation node uses that checkpoint with those settings."""
+    reward = settings.get("reward") or {}
+    nodes = {"reward": reward, "evaluation_reward": reward.get("evaluation") or {}}
+    return {c: e for c, e in declared.items() if applies(e, nodes.get(c))}
 
 
 def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], label: str) -> None:

@@ -15,8 +15,8 @@ TINY = ["model.num_steps=4", "num_samples=5", "batch_size=3", "sampler.num_candi
         "likelihood_draws=1", "device=cpu"]
 
 
-def svdd(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def svdd(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "svdd_cli.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600)
 
@@ -42,10 +42,10 @@ def test_run_writes_every_output(tmp_path):
     records = list(SeqIO.parse(tmp_path / "samples.fasta", "fasta"))
     assert [str(r.seq) for r in records] == [r["sequence"] for r in rows]
     trace = [json.loads(line) for line in open(tmp_path / "trace.jsonl")]
-    assert len(trace) == 2 * 4 and {"batch", "step", "value_mean", "value_max"} <= set(trace[0])
+    assert len(trace) == 2 * 4 and {"batch", "step", "value_mean", "value_max"} <= set(trace[-1])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["num_samples"] == 5
-    assert summary["nfe"] == 5 * (1 + 2 * 3)
+    assert summary["nfe"] == 5 * (1 + 2 * 1 + 2)  # guide_from=0.5: steps 0-1 plain, step 2 M=2, last step free
     assert summary["reward"]["median"] is not None and summary["evaluation_reward"]["median"] is not None
     assert summary["naturalness"]["log_likelihood"]["median"] < 0
     for plot in ("reward_hist.png", "reward_steps.png"):

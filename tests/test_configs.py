@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from tests.conftest import CONFIGS
 
@@ -18,7 +19,7 @@ NEEDS_USER_WEIGHTS = {("model", "stable_diffusion"), ("reward", "aesthetic"),  #
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_and_instantiates(compose_config, group, option):
     cfg = compose_config([f"{group}={option}", "device=cpu"])
-    node = dict(cfg[group])
+    node = OmegaConf.to_container(cfg[group], resolve=True)  # nested nodes refer to ${paths...} too
     node.pop("evaluation", None)  # reported next to the reward, instantiated separately
     if (group, option) in NEEDS_USER_WEIGHTS:
         with pytest.raises(InstantiationException, match="not found|is not set"):

@@ -27,10 +27,10 @@ def _one_thread():
 
 def test_a_plain_unet_folder_gets_the_yamls_ddpm_chain(compose_config, tmp_path):
     tiny_unet().save_pretrained(tmp_path / "unet_only")  # config.json + diffusion_pytorch_model.safetensors
-    cfg = compose_config([*RUN, f"model.path={tmp_path / 'unet_only'}", f"+output_dir={tmp_path / 'run'}"])
+    cfg = compose_config([*RUN, f"model.path={tmp_path / 'unet_only'}"])
     _, model, _, _ = run_module.build_task(cfg)
     assert model.kernel.train_steps == 1000 and model.image_size == (1, 8, 8)  # fallback_scheduler: DDPM's 1000 steps
-    median = run_module.run(cfg)
+    median = run_module.run(cfg, tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["nfe"] == 2 * (1 + 2 * 2) and median < 0
 
@@ -47,10 +47,10 @@ def test_a_scheduler_config_beside_the_unet_is_used(tmp_path):
 def test_a_pipeline_folder_runs_through_the_cli(compose_config, tmp_path):
     DDPMPipeline(unet=tiny_unet(), scheduler=tiny_scheduler()).save_pretrained(tmp_path / "pipe")
     cfg = compose_config([*RUN, f"model.path={tmp_path / 'pipe'}", "model.scheduler._target_=diffusers.DDIMScheduler"
-                          ".from_config", "model.eta=0.7", f"+output_dir={tmp_path / 'run'}"])
+                          ".from_config", "model.eta=0.7"])
     _, model, _, _ = run_module.build_task(cfg)
     assert model.kernel.train_steps == 100 and model.kernel.eta == 0.7
-    assert run_module.run(cfg) < 0
+    assert run_module.run(cfg, tmp_path / "run") < 0
 
 
 @pytest.mark.parametrize(("layout", "overrides", "message"), [

@@ -24,6 +24,7 @@ from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.dps import DPS
 from svdd_cli.samplers.fk import FK
 from svdd_cli.samplers.nested_is import NestedIS
+from svdd_cli.samplers.resampling import stratified
 from svdd_cli.samplers.smc import SMC
 from svdd_cli.samplers.svdd import SVDD
 from tests.tiny_image_models import single_thread
@@ -124,7 +125,7 @@ def test_ancestral_sampling_follows_the_mixture():
 
 WEIGHTED = {  # name -> sampler, 8 network evaluations per output per step each; n = 1000 outputs
     "smc": SMC(8, ALPHA),
-    "fk": FK(8, ALPHA, resampling="stratified"),  # max / sum potentials: 100 factors exp(lambda max r) along each
+    "fk": FK(8, ALPHA, resampling=stratified),  # max / sum potentials: 100 factors exp(lambda max r) along each
     "nested_is": NestedIS(2, 4, ALPHA),  # path make their weights heavy-tailed here (ESS 134 of 12000 for max)
 }
 

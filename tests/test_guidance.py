@@ -27,7 +27,7 @@ from svdd_cli.rewards.enhancer import Enhancer
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.classifier_guidance import ClassifierGuidance, value_direction
 from svdd_cli.samplers.dps import DPS, masked_direction
-from svdd_cli.samplers.guidance import guard, guided_logits, vocab_order
+from svdd_cli.samplers.guidance import guard, vocab_order
 from svdd_cli.value.network import ValueNetwork
 from tests.test_cli import svdd
 from tests.test_smc_family import ALPHABET, LENGTH, MODEL, WORDS, TableReward, frequencies, tv
@@ -104,14 +104,14 @@ def dps_step(scale: float) -> Step:
 
     def step(x: Tensor, t: float, s: float) -> Tensor:
         pred, _, delta = masked_direction(MODEL, REWARD, order, x, t)
-        return guided_logits(MODEL, pred, scale * delta, s)
+        return MODEL.shifted_log_probs(pred, s, scale * delta)
     return step
 
 
 def value_step(scale: float) -> Step:
     def step(x: Tensor, t: float, s: float) -> Tensor:
         pred, _, delta = value_direction(MODEL, VALUE, x, t)
-        return guided_logits(MODEL, pred, scale * delta, s)
+        return MODEL.shifted_log_probs(pred, s, scale * delta)
     return step
 
 
@@ -146,7 +146,7 @@ def test_the_guided_transition_tilts_unmasking_by_exp_delta_and_keeps_the_rest()
     masked = STATES == MODEL.mask_id
     want[..., :-1] = torch.where(masked.unsqueeze(-1), want[..., :-1] * delta.exp(), want[..., :-1])
     want = want / want.sum(-1, keepdim=True)  # staying masked keeps its pre-trained weight
-    torch.testing.assert_close(guided_logits(MODEL, pred, delta, s).softmax(-1), want)
+    torch.testing.assert_close(MODEL.shifted_log_probs(pred, s, delta).softmax(-1), want)
 
 
 def test_scale_zero_is_ancestral_sampling_and_the_cost_is_the_pretrained_one():
@@ -274,10 +274,9 @@ def test_run_classifier_guidance_and_a_non_differentiable_reward(compose_config,
     save_folder(tmp_path / "value", {"vocab": list("ACGT"), "length": 200, "network": value.hparams}, value)
     small = ["model.num_steps=3", "num_samples=2", "batch_size=2", "reference_samples=0", "likelihood_draws=1",
              "device=cpu", f"model.path={tiny_checkpoint}"]
-    cfg = compose_config(["sampler=classifier_guidance", f"sampler.value={tmp_path / 'value'}", *small,
-                          f"+output_dir={tmp_path / 'cg'}"])
-    run_module.run(cfg)
+    cfg = compose_config(["sampler=classifier_guidance", f"sampler.value={tmp_path / 'value'}", *small])
+    run_module.run(cfg, tmp_path / "cg")
     assert json.loads((tmp_path / "cg" / "summary.json").read_text())["nfe"] == 2 * 3
-    cfg = compose_config(["reward=motifs", "sampler=dps", *small, f"+output_dir={tmp_path / 'motifs'}"])
+    cfg = compose_config(["reward=motifs", "sampler=dps", *small])
     with pytest.raises(UserError, match="reward=motifs is not differentiable; dps needs a reward with score_probs"):
-        run_module.run(cfg)
+        run_module.run(cfg, tmp_path / "motifs")

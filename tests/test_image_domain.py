@@ -45,14 +45,15 @@ def test_columns_write_pngs_and_classes(domain, tmp_path):
 
 
 def test_grid_and_metrics(domain, classifier, tmp_path):
-    ids = [f"s{i}" for i in range(5)]
+    ids = [f"s{i}" for i in range(256)]
     cols = domain.columns(ids, [torch.rand(1, 28, 28) for _ in ids], tmp_path)
     rows = [{"id": i, "reward": -0.5 * k, **{c: v[k] for c, v in cols.items()}} for k, i in enumerate(ids)]
     domain.write_native(tmp_path, rows)
     assert (tmp_path / "grid.png").stat().st_size > 500
+    assert domain.metrics(rows[:255])["frechet_distance"] is None  # FD only from 256 samples on
     metrics = domain.metrics(rows)
-    assert metrics["frechet_samples"] == 5 and metrics["frechet_distance"] > 0
-    assert metrics["classifier_confidence_mean"] == pytest.approx(sum(cols["confidence"]) / 5)
+    assert metrics["frechet_samples"] == 256 and metrics["frechet_distance"] > 0
+    assert metrics["classifier_confidence_mean"] == pytest.approx(sum(cols["confidence"]) / 256)
     resumed = ImageDomain(classifier=None, device="cpu")
     assert resumed.metrics(rows) == {}
     fresh = ImageDomain(classifier=classifier, device="cpu")

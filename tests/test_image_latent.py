@@ -54,8 +54,8 @@ def test_the_pipelines_own_pndm_scheduler_is_refused(sd):
 def test_run_end_to_end_on_the_tiny_pipeline(compose_config, sd, tmp_path, sampler):
     extra = ["sampler.num_candidates=2"] if sampler == "svdd" else ["sampler.n_candidates=2"]
     cfg = compose_config(["domain=image", "model=stable_diffusion", f"model.path={sd}", "model.prompt=a cat",
-                          "reward=compressibility", f"sampler={sampler}", *extra, *STEPS, f"+output_dir={tmp_path}"])
-    median = run_module.run(cfg)
+                          "reward=compressibility", f"sampler={sampler}", *extra, *STEPS])
+    median = run_module.run(cfg, tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert median < 0 and summary["num_samples"] == 2 and summary["nfe"] == (2 * (1 + 2 * 2) if sampler == "svdd"
                                                                             else 2 * 2 * 3)

@@ -25,7 +25,7 @@ class InterruptedAncestral(Ancestral):
 
 def test_interrupt_keeps_finished_batches(compose_config, tmp_path, monkeypatch):
     cfg = compose_config(["sampler=ancestral", "model.num_steps=3", "num_samples=6", "batch_size=3",
-                          "likelihood_draws=1", "device=cpu", f"+output_dir={tmp_path}"])
+                          "likelihood_draws=1", "device=cpu"])
     build = run_module.build
 
     def build_interrupted(cfg):
@@ -35,7 +35,7 @@ def test_interrupt_keeps_finished_batches(compose_config, tmp_path, monkeypatch)
 
     monkeypatch.setattr(run_module, "build", build_interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_module.run(cfg)
+        run_module.run(cfg, tmp_path)
     assert len(list(csv.DictReader(open(tmp_path / "samples.csv")))) == 3
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["num_samples"] == 3

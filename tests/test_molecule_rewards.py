@@ -12,7 +12,9 @@ from rdkit.Chem import QED, Crippen, RDConfig
 
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.composite import Composite
-from svdd_cli.rewards.properties import Logp, Qed, Sa
+from svdd_cli.rewards.logp import Logp
+from svdd_cli.rewards.qed import Qed
+from svdd_cli.rewards.sa import Sa
 
 sys.path.append(os.path.join(RDConfig.RDContribDir, "SA_Score"))
 import sascorer  # noqa: E402
@@ -65,7 +67,7 @@ def test_composite_is_the_weighted_sum_of_its_terms():
 
 
 def test_composite_works_in_other_domains_and_rejects_unknown_or_mixed_terms():
-    assert Composite({"motifs": 2.0}, checkpoints="unused").domains == ("dna",)
+    assert Composite({"motifs": 2.0}).domains == ("dna",)
     with pytest.raises(UserError, match="available: .*qed"):
         Composite({"nope": 1.0})
     with pytest.raises(UserError, match="share no domain"):

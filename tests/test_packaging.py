@@ -27,7 +27,7 @@ def test_wheel_installs_configs_and_checkpoints_and_runs_elsewhere(tmp_path):
     assert installed.returncode == 0, installed.stderr
     shipped = sorted(p.relative_to(ROOT) for d in ("configs", "checkpoints") for p in (ROOT / d).rglob("*")
                      if p.is_file())
-    share = venv / "share" / "svdd"
+    share = site / "svdd_cli" / "_assets"  # inside the package: any install scheme finds it (--user too)
     assert [p for p in shipped if not (share / p).is_file()] == []
     run = subprocess.run([python, "-m", "svdd_cli.cli", "run", "sampler=ancestral", "num_samples=2", "batch_size=2",
                           "model.num_steps=2", "reference_samples=0", "likelihood_draws=1", "hydra.run.dir=out"],

@@ -25,4 +25,4 @@ def test_bf16_autocast_predictions_are_float32_and_close(tiny_checkpoint):
 
 def test_unknown_precision_is_one_line_error(compose_config):
     with pytest.raises(UserError, match="precision=fp16 must be one of fp32, bf16"):
-        run_module.check_settings(compose_config(["precision=fp16"]))
+        run_module.settings(compose_config(["precision=fp16"]))

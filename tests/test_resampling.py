@@ -7,7 +7,9 @@ import math
 import pytest
 import torch
 
-from svdd_cli.samplers.resampling import SCHEMES, Resampling, ess, residual, systematic
+from svdd_cli.samplers.resampling import Resampling, ess, multinomial, residual, stratified, systematic
+
+SCHEMES = {f.__name__: f for f in (systematic, multinomial, stratified, residual)}
 
 WEIGHTS = torch.tensor([0.42, 0.25, 0.18, 0.15, 0.0])  # K = 5, one particle with no weight
 
@@ -53,7 +55,7 @@ def test_ess_of_known_weights():
 def test_adaptive_step_resamples_only_degenerate_outputs_and_keeps_the_books():
     log_w = torch.tensor([[0.0, -math.inf, -math.inf, -math.inf],  # ESS 1 < 0.5 * 4: resampled
                           [0.3, 0.0, 0.1, 0.2]])  # ESS ~ 3.97: carried
-    res = Resampling("systematic", ess_threshold=0.5)(log_w, 0.3, torch.Generator().manual_seed(0))
+    res = Resampling(systematic, ess_threshold=0.5)(log_w, 0.3, torch.Generator().manual_seed(0))
     assert res.resampled.tolist() == [True, False]
     assert res.rows.tolist() == [0, 0, 0, 0, 4, 5, 6, 7]  # output 0 all copy particle 0; output 1 untouched
     assert torch.equal(res.log_w, torch.tensor([[0.0] * 4, [0.3, 0.0, 0.1, 0.2]]))  # reset / carried
@@ -74,7 +76,7 @@ def test_nothing_is_drawn_outside_the_window_or_when_no_output_needs_it():
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"scheme": "nope"}, "resampling=nope is not one of: systematic, multinomial, stratified, residual"),
+    ({"scheme": "nope"}, "resampling='nope' is not a resampling function: pick one with sampler/resampling=NAME"),
     ({"ess_threshold": 1.5}, "ess_threshold=1.5"), ({"ess_threshold": -0.1}, "ess_threshold=-0.1"),
     ({"resample_from": 0.8, "resample_until": 0.2}, "resample_from=0.8"),
     ({"resample_until": 1.5}, "resample_until=1.5")])

@@ -33,8 +33,9 @@ def test_rna_mfe_run_writes_every_output(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["reward"]["median"] is not None
     naturalness = summary["naturalness"]
-    assert 0 <= naturalness["kmer3_distance_to_heldout"] <= 1 and naturalness["log_likelihood"]["median"] < 0
-    assert {"gc_mean", "mfe_mean", "uaug_rate", "heldout_mfe_mean"} <= set(naturalness)
+    assert 0 <= naturalness["kmer3_distance"] <= 1 and naturalness["log_likelihood"]["median"] < 0
+    assert {"gc_mean", "mfe_mean", "uaug_rate", "kozak_purine_rate", "mfe_percentile", "hamming_diversity"} <= set(
+        naturalness)
     assert summary["oracle"]["scored"] > 0  # the ViennaRNA pool was used
 
 

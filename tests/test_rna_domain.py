@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +12,11 @@ from Bio import SeqIO
 
 from svdd_cli.domains.rna import RNADomain, kmer_distance, kmer_spectrum, uaug_count
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.rna import RnaNaturalness
 from tests.conftest import log_uniform, table_model
 
 SEQS = ["GGGGAAAACCCC", "AUGAUGCCAUGC", "AAAAAAAAAAAA"]
+REFERENCE = Path(__file__).parent.parent / "checkpoints" / "rna_mdlm" / "reference_stats.json"
 
 
 def test_columns_come_from_vienna(tmp_path):
@@ -35,17 +37,18 @@ def test_kmer_helpers():
     assert kmer_distance(spectrum, kmer_spectrum(["CCCC"], 3)) == pytest.approx(1.0)
 
 
-def test_metrics_against_a_reference_and_fasta(tmp_path):
-    reference = {"gc_mean": 0.6, "mfe_mean": -10.0, "uaug_rate": 0.2, "kmer3_spectrum": kmer_spectrum(SEQS).tolist()}
-    (tmp_path / "ref.json").write_text(json.dumps(reference))
-    domain = RNADomain(reference=tmp_path / "ref.json")
-    cols = domain.columns(["s0", "s1", "s2"], SEQS, tmp_path)
-    rows = [{"id": i, **{k: v[n] for k, v in cols.items()}, "reward": 1.0} for n, i in enumerate(["s0", "s1", "s2"])]
+def test_metrics_against_real_windows_and_fasta(tmp_path):
+    domain = RNADomain(naturalness=RnaNaturalness(REFERENCE))
+    ids = [f"s{i}" for i in range(8)]
+    seqs = SEQS * 2 + SEQS[:2]
+    cols = domain.columns(ids, seqs, tmp_path)
+    rows = [{"id": i, **{k: v[n] for k, v in cols.items()}, "reward": 1.0} for n, i in enumerate(ids)]
     metrics = domain.metrics(rows)
-    assert metrics["kmer3_distance_to_heldout"] == 0.0
-    assert metrics["uaug_rate"] == pytest.approx(1 / 3)
-    assert metrics["mfe_mean"] == pytest.approx(np.mean([RNA.fold(s)[1] for s in SEQS]), abs=1e-4)
-    assert metrics["heldout_gc_mean"] == 0.6
+    assert 0 < metrics["kmer3_distance"] <= 1 and metrics["uaug_rate"] == pytest.approx(3 / 8)
+    assert metrics["mfe_mean"] == pytest.approx(np.mean([RNA.fold(s)[1] for s in seqs]), abs=1e-4)
+    assert metrics["kozak_purine_rate"] == pytest.approx(2 / 8)  # -3 letters C, U, A, C, U, A, C, U
+    assert 0.7 < metrics["real"]["kozak_purine_rate"] < 0.95 and metrics["real_n"] == 8  # real test windows
+    rows = rows[:3]
     domain.write_native(tmp_path, rows)
     assert [str(r.seq) for r in SeqIO.parse(tmp_path / "samples.fasta", "fasta")] == SEQS
     assert RNADomain().metrics([]) == {}
@@ -53,7 +56,7 @@ def test_metrics_against_a_reference_and_fasta(tmp_path):
 
 def test_reference_and_model_mistakes_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="nope.json"):
-        RNADomain(reference=tmp_path / "nope.json")
+        RnaNaturalness(tmp_path / "nope.json")
     with pytest.raises(UserError, match="domain=rna expects"):
         RNADomain().check_model(table_model(log_uniform(4, 4), "ACGT", num_steps=2))
     RNADomain().check_model(table_model(log_uniform(4, 4), "ACGU", num_steps=2))

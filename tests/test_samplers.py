@@ -8,7 +8,8 @@ import torch
 from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.best_of_n import BestOfN
-from svdd_cli.samplers.svdd import SVDD, categorical
+from svdd_cli.samplers.selection import categorical
+from svdd_cli.samplers.svdd import SVDD
 from tests.conftest import CountLetter, log_uniform, table_model
 
 
@@ -23,14 +24,14 @@ def draw(sampler, n=64, seed=0, steps=8, max_batch=4096):
 
 def test_svdd_beats_best_of_n_beats_ancestral_on_a_toy_reward():
     r_anc, _ = draw(Ancestral())
-    r_bon, _ = draw(BestOfN(n_candidates=8))
+    r_bon, _ = draw(BestOfN(num_candidates=8))
     r_svdd, _ = draw(SVDD(num_candidates=8))
     assert r_anc.mean() == pytest.approx(2.5, abs=0.5)  # 10 positions x P(A) = 1/4
     assert r_svdd.mean() > r_bon.mean() + 1 > r_anc.mean() + 2
 
 
 def test_nfe_is_matched_between_svdd_and_best_of_n():
-    _, c_bon = draw(BestOfN(n_candidates=8), n=4, steps=8)
+    _, c_bon = draw(BestOfN(num_candidates=8), n=4, steps=8)
     _, c_svdd = draw(SVDD(num_candidates=8), n=4, steps=8)
     _, c_anc = draw(Ancestral(), n=4, steps=8)
     assert c_anc.nfe == 4 * 8

@@ -23,6 +23,8 @@ from svdd_cli.samplers.beam import Beam, dedupe
 from svdd_cli.samplers.best_of_n import BestOfN
 from svdd_cli.samplers.fk import FK
 from svdd_cli.samplers.nested_is import NestedIS
+from svdd_cli.samplers.potentials import RunningMax, RunningSum
+from svdd_cli.samplers.resampling import multinomial, residual
 from svdd_cli.samplers.smc import SMC
 from svdd_cli.samplers.svdd import SVDD
 from tests.conftest import CountLetter, log_uniform, table_model
@@ -106,10 +108,10 @@ def test_ancestral_sampling_follows_the_exact_kernel_law_and_the_tilt_matters(p)
 WEIGHTED = {  # name -> (sampler, alpha); K = 8 particles: the estimator below needs no large K
     "smc": (SMC(8, ALPHA), ALPHA),
     "smc tempered": (SMC(8, ALPHA, tempering=1.0), ALPHA),
-    "smc multinomial every step": (SMC(8, ALPHA, ess_threshold=1.0, resampling="multinomial"), ALPHA),
-    "smc residual late window": (SMC(8, ALPHA, 1.0, resampling="residual", resample_from=0.5), ALPHA),
-    "fk max": (FK(8, ALPHA, potential="max", ess_threshold=1.0), ALPHA),
-    "fk sum": (FK(8, 1.0, potential="sum"), 1.0),  # heavy-tailed at alpha 0.5 or resampling every step
+    "smc multinomial every step": (SMC(8, ALPHA, ess_threshold=1.0, resampling=multinomial), ALPHA),
+    "smc residual late window": (SMC(8, ALPHA, 1.0, resampling=residual, resample_from=0.5), ALPHA),
+    "fk max": (FK(8, ALPHA, potential=RunningMax(), ess_threshold=1.0), ALPHA),
+    "fk sum": (FK(8, 1.0, potential=RunningSum()), 1.0),  # heavy-tailed at alpha 0.5 or resampling every step
     "nested_is": (NestedIS(8, 2, ALPHA), ALPHA),
 }
 
@@ -139,8 +141,8 @@ def test_one_draw_per_output_follows_the_tilted_law(p):
 
 @pytest.mark.parametrize("sampler", [
     SMC(8, ALPHA, ess_threshold=0), SMC(8, ALPHA, ess_threshold=0, tempering=2.0),
-    FK(8, ALPHA, ess_threshold=0), FK(8, ALPHA, potential="max", ess_threshold=0),
-    FK(8, ALPHA, potential="sum", ess_threshold=0),
+    FK(8, ALPHA, ess_threshold=0), FK(8, ALPHA, potential=RunningMax(), ess_threshold=0),
+    FK(8, ALPHA, potential=RunningSum(), ess_threshold=0),
 ], ids=["smc", "smc tempered", "fk difference", "fk max", "fk sum"])
 def test_without_resampling_the_weights_telescope_to_the_final_reward(sampler):
     """All intermediate potentials cancel (or are corrected away): w = exp(r(x_0) / alpha) up to the
@@ -189,7 +191,7 @@ def test_network_evaluations_and_reward_calls_are_as_documented():
     k, m, b, c, t = 4, 3, 2, 5, STEPS
     assert counted(SMC(k, ALPHA)).nfe == 3 * k * t  # one prediction per particle per step
     assert counted(SMC(k, ALPHA)).reward_calls == 3 * k * (t + 1)  # v_T, then one value per step
-    assert counted(FK(k, ALPHA, potential="max")).nfe == 3 * k * t
+    assert counted(FK(k, ALPHA, potential=RunningMax())).nfe == 3 * k * t
     assert counted(NestedIS(k, m, ALPHA)).nfe == 3 * k * (1 + m * (t - 1))  # svdd's cost per particle
     assert counted(Beam(b, c)).nfe == 3 * (1 + b * c * (t - 1))
     # lookahead 2 from the children at steps 0, 1, 2 costs 2, 1, 0 predictions (x_0 needs none)
@@ -256,7 +258,7 @@ def test_dedupe_drops_repeats_within_an_output_only():
     assert dedupe(x, score).tolist() == [[0.0, 1.0, inf, 3.0], [4.0, inf, inf, 7.0]]
 
 
-NEW = [SMC(4, ALPHA), FK(4, ALPHA, potential="sum"), NestedIS(3, 3, ALPHA), Beam(2, 3, lookahead=1)]
+NEW = [SMC(4, ALPHA), FK(4, ALPHA, potential=RunningSum()), NestedIS(3, 3, ALPHA), Beam(2, 3, lookahead=1)]
 
 
 @pytest.mark.parametrize("sampler", NEW, ids=["smc", "fk", "nested_is", "beam"])
@@ -279,13 +281,13 @@ def test_every_new_sampler_steers_a_toy_reward(sampler):
     (SMC, {"num_particles": 0}, "sampler.num_particles=0 must be >= 1"),
     (SMC, {"alpha": 0.0}, "sampler.alpha=0.0 must be > 0"),
     (SMC, {"tempering": -1.0}, "sampler.tempering=-1.0"),
-    (SMC, {"resampling": "best"}, "sampler.resampling=best is not one of"),
+    (SMC, {"resampling": "best"}, "sampler.resampling='best' is not a resampling function"),
     (SMC, {"ess_threshold": 2.0}, "sampler.ess_threshold=2.0"),
     (SMC, {"resample_from": 0.5, "resample_until": 0.5}, "sampler.resample_from=0.5"),
     (FK, {"num_particles": -1}, "sampler.num_particles=-1"),
     (FK, {"alpha": -0.5}, "sampler.alpha=-0.5"),
-    (FK, {"potential": "min"}, "sampler.potential=min is not one of: difference, max, sum"),
-    (FK, {"resampling": "x"}, "sampler.resampling=x"),
+    (FK, {"potential": "min"}, "sampler.potential='min' is not a potential: pick one with sampler/potential=NAME"),
+    (FK, {"resampling": "x"}, "sampler.resampling='x'"),
     (NestedIS, {"num_particles": 0}, "sampler.num_particles=0"),
     (NestedIS, {"num_candidates": 0}, "sampler.num_candidates=0"),
     (NestedIS, {"alpha": 0}, "sampler.alpha=0"),

@@ -16,9 +16,9 @@ from svdd_cli.core import Counters, counted_model
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd_mc import SVDDMC
+from svdd_cli.train_value import ValueSettings, fit, pearson
 from svdd_cli.value.data import draw_rollouts
 from svdd_cli.value.network import ValueNetwork, load_value_network
-from svdd_cli.value.train import ValueSettings, fit, pearson
 from tests.conftest import CountLetter, log_uniform, table_model
 from tests.test_cli import svdd
 

@@ -18,6 +18,8 @@ from svdd_cli.checkpoint import resolve_device
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.fashion import classifier_input, feature_stats, frechet_distance, load_classifier
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.reference import FRECHET_SIZES, at_size, load_reference
+from svdd_cli.naturalness.warnings import load_quantiles
 
 FASHION_SHAPE = (1, 28, 28)
 
@@ -50,12 +52,18 @@ def image_grid(images: list[Image.Image], labels: list[str], scale: int = 3, col
 class ImageDomain:
     """Images decoded to (C, H, W) tensors in [0, 1] (implements core.Domain).
 
-    With a classifier, 28x28 grey samples get class / confidence columns and the run a Frechet distance
-    to the Fashion-MNIST test set (stats shipped as test_features.safetensors beside the classifier)."""
+    With a classifier, 28x28 grey samples get class / confidence columns and a run of >= 256 of them a Frechet
+    distance to the Fashion-MNIST test set (stats shipped as test_features.safetensors beside the classifier),
+    with that of as many real training images (`reference`) as the floor."""
 
     def __init__(self, name: str = "image", classifier: str | Path | None = None, grid_size: int = 64,
-                 scale: int = 3, device: str = "auto") -> None:
+                 scale: int = 3, device: str = "auto", reference: str | Path | None = None,
+                 oracles: dict[str, str | Path] | None = None) -> None:
+        """reference: FD of real images per sample count (scripts/reference_stats.py image); oracles: samples.csv
+        column -> its oracle's real_quantiles.json (the summary's extrapolation warnings)."""
         self.name, self.grid_size, self.scale = name, grid_size, scale
+        self.oracles = load_quantiles(oracles)
+        self.real = load_reference(reference, "domain.reference")["subsets"] if reference else None
         self.device = resolve_device(device)
         self.net, self.classes, self.reference = None, [], None
         if classifier is not None:
@@ -96,21 +104,26 @@ class ImageDomain:
         if shown:
             grid = image_grid([Image.open(folder / r["file"]) for r in shown], [f"{r['reward']:.3g}" for r in shown],
                               self.scale)
-            grid.save(folder / "grid.png.tmp", format="PNG")
+            grid.save(folder / "grid.png.tmp", format="PNG")  # outputs.write_atomic writes text only
             (folder / "grid.png.tmp").replace(folder / "grid.png")
 
-    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        """Mean classifier confidence and the Frechet distance of the samples' features to the test set's."""
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Mean classifier confidence and, from 256 samples on, the Frechet distance of the samples' features to
+        the test set's, with real training images' FD at the same n under "real" (null and a note below 256)."""
         scored = [r for r in rows if r.get("confidence") is not None]
+        declared = {"oracles": self.oracles} if self.oracles and rows else {}
         if not scored or self.net is None:
-            return {}
-        out = {"classifier_confidence_mean": statistics.fmean(r["confidence"] for r in scored)}
+            return declared
+        out: dict[str, Any] = {"classifier_confidence_mean": statistics.fmean(r["confidence"] for r in scored),
+                               **declared}
         feats = [f for f in (self._row_features(r) for r in scored) if f is not None]
-        if len(feats) >= 2:
-            mu, cov = feature_stats(torch.stack(feats))
-            out["frechet_distance"] = frechet_distance(mu, cov, *self.reference)
-            out["frechet_samples"] = len(feats)
-        return out
+        if len(feats) < FRECHET_SIZES[0]:
+            return {**out, "frechet_distance": None,
+                    "frechet_note": f"needs >= {FRECHET_SIZES[0]} samples, the run has {len(feats)}"}
+        mu, cov = feature_stats(torch.stack(feats))
+        real = at_size(self.real, "frechet_distance", len(feats)) if self.real else None
+        return {**out, "frechet_distance": frechet_distance(mu, cov, *self.reference), "frechet_samples": len(feats),
+                "real": {"frechet_distance": round(real[1], 3)} if real else {}}
 
     def _row_features(self, row: dict[str, Any]) -> Tensor | None:
         """Classifier features of a row: cached from columns(), else from its PNG (a resumed run)."""

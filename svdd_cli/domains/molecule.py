@@ -30,6 +30,20 @@ def selfies_to_smiles(selfies: str) -> str:
         return ""
 
 
+def smiles_to_tokens(smiles: str, length: int) -> list[str]:
+    """selfies_to_smiles' inverse: a SMILES -> its SELFIES tokens padded with [nop] to `length`; ValueError when
+    RDKit cannot parse it or it needs more than `length` tokens."""
+    if not smiles.strip() or Chem.MolFromSmiles(smiles, sanitize=True) is None:
+        raise ValueError(f"{smiles[:40]!r} is not a valid SMILES")
+    try:
+        tokens = list(sf.split_selfies(sf.encoder(smiles)))
+    except sf.EncoderError as err:
+        raise ValueError(f"{smiles[:40]!r} has no SELFIES encoding: {err}") from None
+    if len(tokens) > length:
+        raise ValueError(f"{smiles[:40]!r} needs {len(tokens)} SELFIES tokens; the model's length is {length}")
+    return tokens + [PAD] * (length - len(tokens))
+
+
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
     """32-bit hashes (blake2b) of SMILES strings: (N,) uint32."""
     digests = (hashlib.blake2b(s.encode(), digest_size=4).digest() for s in smiles)

@@ -1,14 +1,11 @@
 """RNA 5'UTR domain: ViennaRNA fold, GC and upstream-AUG columns, FASTA, naturalness against held-out UTRs.
 
-Held-out reference statistics (3-mer spectrum, GC, uAUG rate, MFE of the test split) are read from a
-JSON file written by scripts/evaluate_rna_model.py next to the shipped model; without one, the run
-reports its own statistics only.
+The naturalness figures against real test UTR windows (svdd_cli.naturalness.rna) come from a reference file
+written by scripts/reference_stats.py next to the shipped model; without one, the run reports its own means only.
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import statistics
 from pathlib import Path
@@ -18,8 +15,8 @@ import numpy as np
 import RNA
 
 from svdd_cli.core import DiffusionModel
-from svdd_cli.domains.sequence import SequenceDomain, gc_content
-from svdd_cli.errors import UserError
+from svdd_cli.domains.sequence import Naturalness, SequenceDomain, gc_content
+from svdd_cli.naturalness import sequence as naturalness
 
 ALPHABET = "ACGU"
 
@@ -42,19 +39,12 @@ def uaug_count(seq: str) -> int:
 
 def kmer_spectrum(seqs: list[str], k: int = 3) -> np.ndarray:
     """Normalised frequencies of the 4^k k-mers over all ACGU sequences, (4^k,) in lexicographic order."""
-    index = {"".join(p): i for i, p in enumerate(itertools.product(ALPHABET, repeat=k))}
-    counts = np.zeros(len(index))
-    for s in seqs:
-        for i in range(len(s) - k + 1):
-            j = index.get(s[i:i + k])
-            if j is not None:
-                counts[j] += 1
-    return counts / max(counts.sum(), 1)
+    return naturalness.kmer_spectrum(seqs, ALPHABET, k)
 
 
 def kmer_distance(p: np.ndarray, q: np.ndarray) -> float:
     """Total variation distance between two k-mer spectra: 0 = identical, 1 = disjoint."""
-    return 0.5 * float(np.abs(p - q).sum())
+    return naturalness.total_variation(p, q)
 
 
 class RNADomain:
@@ -62,17 +52,9 @@ class RNADomain:
 
     name = "rna"
 
-    def __init__(self, reference: str | Path | None = None) -> None:
+    def __init__(self, naturalness: Naturalness | None = None) -> None:
         self.sequence = SequenceDomain(self.name, ALPHABET)
-        self.reference = self._load(reference) if reference else None
-
-    @staticmethod
-    def _load(path: str | Path) -> dict[str, Any]:
-        try:
-            return json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise UserError(f"domain.reference: cannot read held-out statistics {path}: {err} "
-                            "(write them with scripts/evaluate_rna_model.py, or set domain.reference=null)") from None
+        self.naturalness = naturalness
 
     def check_model(self, model: DiffusionModel) -> None:
         self.sequence.check_model(model)
@@ -86,17 +68,12 @@ class RNADomain:
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
         self.sequence.write_native(folder, rows)
 
-    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        """Means of GC, MFE and uAUG rate, and the 3-mer distance to held-out UTRs (with their values)."""
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Means of GC, MFE and uAUG rate, and the naturalness figures against real UTR windows."""
         if not rows:
             return {}
-        seqs = [r["sequence"] for r in rows]
         mfes = [r["mfe"] for r in rows if math.isfinite(r["mfe"])]
         out = {"gc_mean": statistics.fmean(r["gc"] for r in rows),
                "mfe_mean": statistics.fmean(mfes) if mfes else math.nan,
                "uaug_rate": statistics.fmean(r["uaug_count"] > 0 for r in rows)}
-        if self.reference is not None:
-            spectrum = np.array(self.reference["kmer3_spectrum"])
-            out["kmer3_distance_to_heldout"] = kmer_distance(kmer_spectrum(seqs, 3), spectrum)
-            out.update({f"heldout_{k}": self.reference[k] for k in ("gc_mean", "mfe_mean", "uaug_rate")})
-        return out
+        return {**out, **(self.naturalness(rows) if self.naturalness else {})}

@@ -1,10 +1,11 @@
-"""Biological sequence domains (DNA, RNA): one-hot encoding, FASTA output, composition metrics."""
+"""Biological sequence domains (DNA, RNA): one-hot encoding, FASTA output, naturalness against real data."""
 
 from __future__ import annotations
 
+import io
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from Bio.Seq import Seq
@@ -12,8 +13,16 @@ from Bio.SeqIO import write as write_records
 from Bio.SeqRecord import SeqRecord
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel
+from svdd_cli.core import DiffusionModel, Reward
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.sequence import gc_content
+from svdd_cli.outputs import write_atomic
+
+
+class Naturalness(Protocol):
+    """A run's naturalness figures against real data, with the real data's values ("real", "real_range")."""
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]: ...
 
 
 def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
@@ -36,15 +45,15 @@ def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
     return x, valid
 
 
-def gc_content(sequence: str) -> float:
-    return (sequence.count("G") + sequence.count("C")) / max(len(sequence), 1)
-
-
 class SequenceDomain:
     """Fixed-length sequences over an alphabet (implements core.Domain)."""
 
-    def __init__(self, name: str, alphabet: str) -> None:
-        self.name, self.alphabet = name, alphabet
+    def __init__(self, name: str, alphabet: str, naturalness: Naturalness | None = None,
+                 evaluations: dict[str, Reward] | None = None) -> None:
+        """naturalness: figures against real data for the summary; evaluations: name -> an oracle reported as the
+        samples.csv column evaluation_<name> (never guides)."""
+        self.name, self.alphabet, self.naturalness = name, alphabet, naturalness
+        self.evaluations = evaluations or {}
 
     def check_model(self, model: DiffusionModel) -> None:
         vocab = getattr(model, "vocab", None)
@@ -53,14 +62,19 @@ class SequenceDomain:
                             f"(pick the model of this domain: model={self.name})")
 
     def columns(self, ids: list[str], samples: list[str], folder: Path) -> dict[str, list[Any]]:
-        return {"sequence": samples, "gc": [gc_content(s) for s in samples]}
+        return {"sequence": samples, "gc": [gc_content(s) for s in samples],
+                **{f"evaluation_{name}": oracle(samples).tolist() for name, oracle in self.evaluations.items()}}
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
         """samples.fasta (Biopython), one record per sample with its rewards in the description."""
         records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}") for r in rows]
-        tmp = folder / "samples.fasta.tmp"
-        write_records(records, tmp, "fasta")
-        tmp.replace(folder / "samples.fasta")
+        text = io.StringIO()
+        write_records(records, text, "fasta")
+        write_atomic(folder / "samples.fasta", text.getvalue())
 
-    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        return {"gc_mean": statistics.fmean(r["gc"] for r in rows)} if rows else {}
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Mean GC, and the naturalness figures against real data when the domain has a reference."""
+        if not rows:
+            return {}
+        natural = self.naturalness(rows) if self.naturalness else {}
+        return {"gc_mean": statistics.fmean(r["gc"] for r in rows), **natural}

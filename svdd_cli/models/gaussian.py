@@ -261,6 +261,21 @@ class KernelDiffusion:
         """Differentiable decode: states (B, ...) -> images (B, C, H, W) in [0, 1] on the device."""
         raise NotImplementedError
 
+    def encode_samples(self, samples: list[Tensor]) -> Tensor:
+        """Images (C, H, W) in [0, 1] -> states (B, ...) (core.Encoder, decode's inverse); ValueError naming the
+        first image of the wrong shape or range, or when the model has no image encoder (latent models)."""
+        for i, image in enumerate(samples):
+            if tuple(image.shape) != tuple(self.image_size):
+                raise ValueError(f"image {i} has shape {tuple(image.shape)}; the model's images are "
+                                 f"{tuple(self.image_size)} (C, H, W)")
+            if image.min() < 0 or image.max() > 1:
+                raise ValueError(f"image {i} has values outside [0, 1]")
+        return self.encode_images(torch.stack(samples).float().to(self.device))
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """Images (B, C, H, W) in [0, 1] -> states; a model without an image encoder says so."""
+        raise ValueError(f"{type(self).__name__} cannot encode images into its states (no image encoder)")
+
 
 class GaussianDiffusion(KernelDiffusion):
     """A pixel-space diffusers UNet2DModel with a DDPM/DDIM kernel; implements core.DiffusionModel.
@@ -297,6 +312,10 @@ class GaussianDiffusion(KernelDiffusion):
     def decode_images(self, x: Tensor) -> Tensor:
         """(B, C, H, W) in [-1, 1] -> images (B, C, H, W) in [0, 1], differentiably."""
         return (x.float().clamp(-1, 1) + 1) / 2
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """decode_images' inverse: images (B, C, H, W) in [0, 1] -> states in [-1, 1]."""
+        return images * 2 - 1
 
     @torch.inference_mode()
     def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:

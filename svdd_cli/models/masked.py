@@ -53,9 +53,12 @@ class MaskedDiffusion:
 
     def __init__(self, denoiser: nn.Module, vocab: Sequence[str], length: int, num_steps: int = 100,
                  eps: float = 1e-3, device: torch.device | str = "cpu",
-                 detokenize: Callable[[str], Any] | None = None) -> None:
+                 detokenize: Callable[[str], Any] | None = None,
+                 tokenize: Callable[[Any, int], Sequence[str]] | None = None) -> None:
+        """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
+        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA)."""
         self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
-        self.num_steps, self.eps, self.detokenize = num_steps, eps, detokenize
+        self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, detokenize, tokenize
         self.mask_id = len(self.vocab)
         self._index = {token: i for i, token in enumerate(self.vocab)}
         self._table = np.array([*self.vocab, "?"], dtype=object)
@@ -64,7 +67,8 @@ class MaskedDiffusion:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
-                        detokenize: Callable[[str], Any] | None = None) -> MaskedDiffusion:
+                        detokenize: Callable[[str], Any] | None = None,
+                        tokenize: Callable[[Any, int], Sequence[str]] | None = None) -> MaskedDiffusion:
         """Load a folder written by scripts/train_masked_diffusion.py; `detokenize` maps the joined
         tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default."""
         if num_steps < 1:
@@ -72,7 +76,7 @@ class MaskedDiffusion:
         config, state = load_folder(path)
         denoiser = load_module(ConvDenoiser(len(config["vocab"]), **config["backbone"]), state, path)
         return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
-                   detokenize)
+                   detokenize, tokenize)
 
     def alpha(self, t: float | Tensor) -> float | Tensor:
         """Probability that a token is still unmasked at time t."""
@@ -113,6 +117,16 @@ class MaskedDiffusion:
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
         return gumbel_argmax(self.transition_log_probs(pred, s), generator)
 
+    def shifted_log_probs(self, pred: Prediction, s: float, delta: Tensor) -> Tensor:
+        """Unnormalised log p(x_s | x_t) (B, L, V+1) with delta (B, L, V) added to the logits of unmasking each
+        masked position to each token; staying masked and unmasked positions unchanged (guidance)."""
+        masked = (pred.x_t == self.mask_id).unsqueeze(-1)
+        shift = torch.nn.functional.pad(delta * masked, (0, 1))  # the mask column (staying masked) gets 0
+        return self.transition_log_probs(pred, s) + shift
+
+    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
+        return gumbel_argmax(self.shifted_log_probs(pred, s, delta), generator)
+
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         logq = self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1)
         return logq.sum(-1)
@@ -132,6 +146,21 @@ class MaskedDiffusion:
         except KeyError as err:
             raise ValueError(f"token {err.args[0]!r} is not in the model's vocabulary {self.vocab}") from None
         return torch.tensor(rows, dtype=torch.long, device=self.device)
+
+    def encode_samples(self, samples: Sequence[Any]) -> Tensor:
+        """Decoded samples (strings; SMILES with a `tokenize`) -> token rows (B, L): decode's inverse (core.Encoder).
+        ValueError naming the first sample that has the wrong length or a token outside the vocabulary."""
+        rows = []
+        for sample in samples:
+            tokens = list(sample) if self.tokenize is None else list(self.tokenize(sample, self.length))
+            if len(tokens) != self.length:
+                raise ValueError(f"{str(sample)[:40]!r} has {len(tokens)} tokens; the model's length is {self.length}")
+            bad = next((tok for tok in tokens if tok not in self._index), None)
+            if bad is not None:
+                raise ValueError(f"{str(sample)[:40]!r}: token {bad!r} is not in the model's vocabulary "
+                                 f"{''.join(self.vocab) if all(len(v) == 1 for v in self.vocab) else self.vocab}")
+            rows.append([self._index[tok] for tok in tokens])
+        return torch.tensor(rows, dtype=torch.long, device=self.device).view(len(rows), self.length)
 
     def nelbo(self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Continuous-time NELBO integrand at times t (B,): sum over masked positions of

@@ -1,5 +1,5 @@
-"""JPEG compressibility (Black et al. 2023, DDPO; the SVDD paper's image task): minus the JPEG size in kB;
-and its opposite, incompressibility (the size itself, higher for detailed images)."""
+"""JPEG compressibility (Black et al. 2023, DDPO; the SVDD paper's image task): minus the JPEG size in kB
+(incompressibility.py: the size itself)."""
 
 from __future__ import annotations
 
@@ -34,9 +34,3 @@ class Compressibility:
 
     def __call__(self, samples: list[Tensor]) -> Tensor:
         return self.sign * jpeg_kb(samples, self.quality)
-
-
-class Incompressibility(Compressibility):
-    """JPEG size in kB at `quality`: higher for detailed, textured images."""
-
-    sign = 1.0

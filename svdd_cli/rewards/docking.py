@@ -15,18 +15,28 @@ import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from meeko import MoleculePreparation, PDBQTWriterLegacy
 from rdkit import Chem, rdBase
 from rdkit.Chem import AllChem
 from torch import Tensor
-from vina import Vina
 
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles
 from svdd_cli.errors import UserError
-from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.rewards.pool import PooledReward
 
 Box = tuple[float, float, float]
+
+
+EXTRA = ("vina", "meeko", "gemmi", "scipy")  # the `docking` extra (pyproject.toml)
+
+
+def check_extra() -> None:
+    """UserError naming the extra when its packages are missing."""
+    missing = [name for name in EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"reward=docking needs {', '.join(missing)}: pip install 'svdd[docking]' "
+                        "(or `make install`, which installs every extra)")
 
 
 def dockstring_targets() -> Path:
@@ -50,6 +60,8 @@ def read_box(conf: Path) -> tuple[Box, Box]:
 
 def ligand_pdbqt(smiles: str, seed: int) -> str:
     """A 3-D conformer of the molecule (hydrogens added, MMFF-relaxed) as meeko PDBQT text."""
+    from meeko import MoleculePreparation, PDBQTWriterLegacy
+
     mol = Chem.AddHs(mol_from_smiles(smiles))
     params = AllChem.ETKDGv3()
     params.randomSeed = seed
@@ -64,8 +76,10 @@ def ligand_pdbqt(smiles: str, seed: int) -> str:
 
 
 @cache
-def receptor(pdbqt: str, center: Box, size: Box, cpu: int, seed: int) -> Vina:
-    """A Vina object with the receptor's affinity maps computed, one per process (the slow part)."""
+def receptor(pdbqt: str, center: Box, size: Box, cpu: int, seed: int) -> Any:
+    """A vina.Vina with the receptor's affinity maps computed, one per process (the slow part)."""
+    from vina import Vina
+
     vina = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
     vina.set_receptor(pdbqt)
     vina.compute_vina_maps(center=list(center), box_size=list(size))
@@ -83,7 +97,7 @@ class VinaJob:
     seed: int
     cpu: int
 
-    def vina(self) -> Vina:
+    def vina(self) -> Any:
         """This process's Vina object for the receptor, maps computed."""
         return receptor(self.pdbqt, self.center, self.size, self.cpu, self.seed)
 
@@ -94,13 +108,14 @@ class VinaJob:
         return -float(vina.energies(n_poses=1)[0][0])
 
 
-class Docking:
+class Docking(PooledReward):
     """-(Vina score) against a dockstring target; a ligand that fails to embed or dock gets `penalty`."""
 
     domains = ("molecule",)
 
     def __init__(self, target: str = "PARP1", exhaustiveness: int = 8, seed: int = 0, cpu_per_ligand: int = 1,
                  workers: int = 0, penalty: float = 0.0, targets_dir: str | Path | None = None) -> None:
+        check_extra()
         folder = Path(targets_dir) if targets_dir else dockstring_targets()
         available = sorted(p.name.removesuffix("_target.pdbqt") for p in folder.glob("*_target.pdbqt"))
         if target not in available:
@@ -111,14 +126,11 @@ class Docking:
         center, size = read_box(folder / f"{target}_conf.txt")
         job = VinaJob(str(folder / f"{target}_target.pdbqt"), center, size, exhaustiveness, seed, cpu_per_ligand)
         self.target, self.job = target, job
-        self.pool = ScorePool(job, penalty, workers, key=canonical_smiles)
+        super().__init__(job, penalty, workers, key=canonical_smiles)
 
     def __call__(self, samples: list[str]) -> Tensor:
         try:
             self.job.vina()  # maps computed here once: forked workers inherit them instead of each redoing it
         except RuntimeError as err:
             raise UserError(f"reward.target={self.target}: Vina cannot use {self.job.pdbqt}: {err}") from None
-        return self.pool(samples)
-
-    def stats(self) -> dict[str, float]:
-        return self.pool.stats()
+        return super().__call__(samples)

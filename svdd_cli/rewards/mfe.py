@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from torch import Tensor
-
 from svdd_cli.domains.rna import fold, is_rna
-from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.rewards.pool import PooledReward
 
 SIGNS = {"stable": -1.0, "open": 1.0}
 
@@ -23,7 +21,7 @@ def signed_mfe(seq: str, sign: float) -> float:
     return sign * fold(seq)[1]
 
 
-class Mfe:
+class Mfe(PooledReward):
     """ViennaRNA MFE as a reward, signed by `direction` (stable | open)."""
 
     domains = ("rna",)
@@ -31,11 +29,4 @@ class Mfe:
     def __init__(self, direction: str = "stable", penalty: float = -100.0, workers: int = 0) -> None:
         if direction not in SIGNS:
             raise ValueError(f"reward.direction={direction!r} must be one of {', '.join(SIGNS)}")
-        self.pool = ScorePool(partial(signed_mfe, sign=SIGNS[direction]), penalty, workers)
-
-    def __call__(self, samples: list[str]) -> Tensor:
-        """(B,) signed MFE, the penalty for a non-ACGU sample."""
-        return self.pool(samples)
-
-    def stats(self) -> dict[str, float]:
-        return self.pool.stats()
+        super().__init__(partial(signed_mfe, sign=SIGNS[direction]), penalty, workers)  # a non-ACGU sample: penalty

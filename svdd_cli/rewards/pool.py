@@ -69,3 +69,19 @@ class ScorePool:
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
+
+
+class PooledReward:
+    """A per-sample score as a Reward (the oracle families mfe, structure, translation, qed, sa, logp, docking):
+    scored through a ScorePool, with its cache and failure counts as stats() (core.OracleStats)."""
+
+    def __init__(self, score: Callable[[Any], float], penalty: float, workers: int = 0,
+                 key: Callable[[Any], Any] = lambda s: s) -> None:
+        self.pool = ScorePool(score, penalty, workers, key)
+
+    def __call__(self, samples: list[Any]) -> Tensor:
+        """(B,) scores; a sample the oracle cannot score gets the penalty."""
+        return self.pool(samples)
+
+    def stats(self) -> dict[str, float]:
+        return self.pool.stats()

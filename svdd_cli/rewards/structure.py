@@ -11,11 +11,10 @@ from __future__ import annotations
 from functools import partial
 
 import RNA
-from torch import Tensor
 
 from svdd_cli.domains.rna import fold, is_rna
 from svdd_cli.errors import UserError
-from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.rewards.pool import PooledReward
 
 MIN_HAIRPIN = 3  # unpaired bases a hairpin loop needs (ViennaRNA's TURN)
 
@@ -67,7 +66,7 @@ def _check(seq: str, target: str) -> None:
 METRICS = {"bp_distance": bp_distance, "ensemble_defect": ensemble_defect}
 
 
-class Structure:
+class Structure(PooledReward):
     """Negative distance of a sequence's fold to a target dot-bracket structure."""
 
     domains = ("rna",)
@@ -77,11 +76,5 @@ class Structure:
         if metric not in METRICS:
             raise ValueError(f"reward.metric={metric!r} must be one of {', '.join(METRICS)}")
         self.target = check_target(target, length)
-        self.pool = ScorePool(partial(METRICS[metric], target=self.target), penalty, workers)
-
-    def __call__(self, samples: list[str]) -> Tensor:
-        """(B,) negative distance to the target, the penalty for a non-ACGU or wrong-length sample."""
-        return self.pool(samples)
-
-    def stats(self) -> dict[str, float]:
-        return self.pool.stats()
+        # a non-ACGU or wrong-length sample gets the penalty
+        super().__init__(partial(METRICS[metric], target=self.target), penalty, workers)

@@ -20,10 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from torch import Tensor
-
 from svdd_cli.domains.rna import fold, is_rna, uaug_count
-from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.rewards.pool import PooledReward
 
 STOPS = ("UAA", "UAG", "UGA")
 
@@ -61,7 +59,7 @@ def score(utr: str, weights: Weights, cds: str, start_upstream: int) -> float:
     return sum(getattr(weights, name) * value for name, value in terms(utr, cds, start_upstream).items())
 
 
-class Translation:
+class Translation(PooledReward):
     """Heuristic translation score of a 5'UTR; weights per term (see module docstring)."""
 
     domains = ("rna",)
@@ -75,12 +73,4 @@ class Translation:
         if start_upstream < 1:
             raise ValueError(f"reward.start_upstream={start_upstream} must be >= 1")
         weights = Weights(uaug, uorf, kozak_minus3, kozak_plus4, start_mfe)
-        self.pool = ScorePool(partial(score, weights=weights, cds=cds, start_upstream=start_upstream), penalty,
-                              workers)
-
-    def __call__(self, samples: list[str]) -> Tensor:
-        """(B,) heuristic score, the penalty for a non-ACGU sample."""
-        return self.pool(samples)
-
-    def stats(self) -> dict[str, float]:
-        return self.pool.stats()
+        super().__init__(partial(score, weights=weights, cds=cds, start_upstream=start_upstream), penalty, workers)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Trace
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.samplers.budget import fixed
+from svdd_cli.samplers.steps import rollout
 
 
 class Ancestral:
@@ -17,11 +17,10 @@ class Ancestral:
                trace: Trace) -> Tensor:
         return rollout(model, model.init(n, generator), generator, trace)
 
+    def nfe(self, steps: int) -> int:
+        return steps
 
-def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace) -> Tensor:
-    """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...)."""
-    times = model.timesteps()
-    for step, (t, s) in enumerate(pairwise(times)):
-        x = model.propose(model.predict(x, t), s, generator)
-        trace({"step": step, "t": t})
-    return x
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """Itself: one pass, whatever the budget above it."""
+        return fixed(self, nfe_per_sample, steps)
+

@@ -2,7 +2,8 @@
 
 Costs N * T network evaluations per output, T the number of steps. SVDD with M candidates costs
 1 + M (T - 1) (x_T once, then M per step; x_0 needs none), so `match_nfe=M` picks the smallest N that
-spends at least as much: N = ceil((1 + M (T - 1)) / T), which is M whenever M <= T.
+spends at least as much: N = ceil((1 + M (T - 1)) / T), which is M whenever M <= T. A budget sets
+N = floor(budget / T).
 """
 
 from __future__ import annotations
@@ -12,19 +13,19 @@ import math
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.ancestral import rollout
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.steps import at_least, rollout
 
 
 class BestOfN:
-    """For each of n outputs, the best of `n_candidates` ancestral samples (or NFE-matched to svdd)."""
+    """For each of n outputs, the best of `num_candidates` ancestral samples (or NFE-matched to svdd)."""
 
-    def __init__(self, n_candidates: int = 10, match_nfe: int | None = None) -> None:
-        if n_candidates < 1:
-            raise ValueError(f"sampler.n_candidates={n_candidates} must be >= 1")
+    def __init__(self, num_candidates: int = 10, match_nfe: int | None = None) -> None:
+        at_least("num_candidates", num_candidates, 1)
         if match_nfe is not None and match_nfe < 1:
             raise ValueError(f"sampler.match_nfe={match_nfe} must be >= 1 (svdd's num_candidates) or null")
-        self.n_candidates, self.match_nfe = n_candidates, match_nfe
+        self.num_candidates, self.match_nfe = num_candidates, match_nfe
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
@@ -32,12 +33,20 @@ class BestOfN:
         x = rollout(model, model.init(n * big_n, generator), generator, trace)  # (n*N, ...)
         r = reward(model.decode(x)).view(n, big_n)
         best = r.argmax(1) + torch.arange(n) * big_n
-        trace({"step": "final", "n_candidates": big_n, "reward_mean": r.mean().item(),
+        trace({"step": "final", "num_candidates": big_n, "reward_mean": r.mean().item(),
                "reward_max": r.max().item(), "kept_mean": r.max(1).values.mean().item()})
         return x[best.to(x.device)]
 
     def candidates(self, steps: int) -> int:
-        """N for a run of T = steps steps: n_candidates, or ceil((1 + M (T - 1)) / T) when match_nfe = M."""
+        """N for a run of T = steps steps: num_candidates, or ceil((1 + M (T - 1)) / T) when match_nfe = M."""
         if self.match_nfe is None:
-            return self.n_candidates
+            return self.num_candidates
         return math.ceil((1 + self.match_nfe * (steps - 1)) / steps)
+
+    def nfe(self, steps: int) -> int:
+        return self.candidates(steps) * steps
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """As many candidates N as the budget allows (match_nfe dropped: the budget matches the compute)."""
+        return fit(lambda big_n: resized(self, num_candidates=big_n, match_nfe=None), nfe_per_sample, steps,
+                   "num_candidates")

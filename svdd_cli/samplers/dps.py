@@ -23,9 +23,10 @@ from svdd_cli.core import (
     ProbsReward,
     Reward,
     Trace,
+    reward_name,
 )
 from svdd_cli.errors import UserError
-from svdd_cli.samplers.guidance import check_differentiable, guided_sample, reward_name, vocab_order
+from svdd_cli.samplers.guidance import check_differentiable, guided_sample, vocab_order
 
 
 class DPS:

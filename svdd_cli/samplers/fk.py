@@ -1,76 +1,46 @@
 """FK steering (Feynman-Kac; ALGORITHMS.md item 6, Singhal et al. 2025): SMC whose incremental weight at
-each step t -> s is a potential G_s on the x0-hat rewards r_s = r(x0-hat(x_s)) along the particle's path:
+each step t -> s is a potential G_s on the x0-hat rewards r_s = r(x0-hat(x_s)) along the particle's path
+(potentials.py):
     difference  G_s = exp(lambda (r_s - r_t))          (telescopes to exp(lambda r_0); r before x_T is 0)
     max         G_s = exp(lambda max_{u >= s} r_u)
     sum         G_s = exp(lambda sum_{u >= s} r_u)
 with lambda = 1 / alpha, x_T weighted by G_T too. The path product prod_u G_u is carried along every
 lineage (through resampling), and the final correction weight exp(lambda r_0) / prod_u G_u makes the
 target p(x_0) exp(r(x_0) / alpha) for all three (it is 1 for difference).
-Bootstrap proposal, adaptive resampling as smc; K network evaluations per output per step.
+Bootstrap proposal, adaptive resampling as smc; K network evaluations per output per step: K T per output.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import torch
-from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.resampling import Resampling
-from svdd_cli.samplers.smc import Particles, check_particles, finish, record, value
-
-Potential = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # (carry, r_s) -> (log G_s / lambda, carry)
-
-
-def difference(carry: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
-    """r_s - r_t; carry = the previous reward r_t."""
-    return r - carry, r
+from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
+from svdd_cli.samplers.potentials import Difference, Potential
+from svdd_cli.samplers.resampling import Scheme, systematic
+from svdd_cli.samplers.steps import start
 
 
-def running_max(carry: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
-    """max_{u >= s} r_u; carry = the running max."""
-    top = torch.maximum(carry, r)
-    return top, top
-
-
-def running_sum(carry: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
-    """sum_{u >= s} r_u; carry = the running sum."""
-    total = carry + r
-    return total, total
-
-
-POTENTIALS: dict[str, tuple[Potential, float]] = {  # potential and its carry before x_T
-    "difference": (difference, 0.0), "max": (running_max, -math.inf), "sum": (running_sum, 0.0),
-}
-
-
-class FK:
+class FK(ParticleSampler):
     """Feynman-Kac steering with a difference / max / sum potential; K particles per output."""
 
-    def __init__(self, num_particles: int = 10, alpha: float = 0.1, potential: str = "difference",
-                 ess_threshold: float = 0.5, resampling: str = "systematic", resample_from: float = 0.0,
+    def __init__(self, num_particles: int = 10, alpha: float = 0.1, potential: Potential | None = None,
+                 ess_threshold: float = 0.5, resampling: Scheme = systematic, resample_from: float = 0.0,
                  resample_until: float = 1.0) -> None:
-        check_particles(num_particles, alpha)
-        if potential not in POTENTIALS:
-            raise ValueError(f"sampler.potential={potential} is not one of: {', '.join(POTENTIALS)}")
-        self.k, self.lam = num_particles, 1 / alpha
-        self.potential, self.carry0 = POTENTIALS[potential]
-        self.resampling = Resampling(resampling, ess_threshold, resample_from, resample_until)
-
-    def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
-               trace: Trace) -> Tensor:
-        return self.particles(model, reward, n, generator, trace).draw(generator)
+        """`potential`: a potentials.py object (configs/sampler/potential/*.yaml); None = Difference()."""
+        super().__init__(num_particles, alpha, ess_threshold, resampling, resample_from, resample_until)
+        if potential is not None and not callable(potential):
+            raise ValueError(f"sampler.potential={potential!r} is not a potential: pick one with "
+                             "sampler/potential=NAME (difference, max, sum)")
+        self.lam, self.potential = 1 / alpha, Difference() if potential is None else potential
 
     def particles(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                   trace: Trace) -> Particles:
         """All n*K particles (one batch) with their weights; the last trace record holds the weights."""
-        times = model.timesteps()
+        times, x, pred = start(model, n * self.k, generator)  # (n*K, ...)
         steps = len(times) - 1
-        x = model.init(n * self.k, generator)  # (n*K, ...)
-        pred = model.predict(x, times[0])
-        g, carry = self.potential(torch.full((n * self.k,), self.carry0), value(model, reward, x, pred))
+        initial = torch.full((n * self.k,), self.potential.initial)
+        g, carry = self.potential(initial, value(model, reward, x, pred))
         log_path = self.lam * g  # (n*K,) log prod_u G_u along each particle's lineage
         log_w, log_z = log_path.view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):

@@ -21,17 +21,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from svdd_cli.core import (
-    CountedReward,
-    DiffusionModel,
-    MaskedKernel,
-    Prediction,
-    ProbsReward,
-    Reward,
-    Trace,
-)
+from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, ProbsReward, Reward, Trace, reward_name
 from svdd_cli.errors import UserError
-from svdd_cli.models.masked import gumbel_argmax
 
 # x_t (B, ...) at time t -> (its prediction, guiding value (B,), direction: delta (B, L, V) for masked models,
 # the gradient (B, ...) w.r.t. x_t for Gaussian ones)
@@ -58,14 +49,6 @@ def guard(direction: Tensor, max_norm: float | None) -> Guarded:
     return Guarded(clean, norm, ~bad & (factor.flatten() < 1), bad)
 
 
-def guided_logits(model: MaskedKernel, pred: Prediction, delta: Tensor, s: float) -> Tensor:
-    """Unnormalised log p(x_s | x_t) (B, L, V+1) of a masked model with delta (B, L, V) added to the logits of
-    unmasking a masked position to each token."""
-    masked = (pred.x_t == model.mask_id).unsqueeze(-1)
-    step = torch.nn.functional.pad(delta * masked, (0, 1))  # the mask column (staying masked) gets 0
-    return model.transition_log_probs(pred, s) + step
-
-
 def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: float, max_norm: float | None,
                   generator: torch.Generator, trace: Trace) -> Tensor:
     """Draw n samples x_T -> x_0, every step guided by direction(x_t, t); returns (n, ...)."""
@@ -77,19 +60,13 @@ def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: fl
             raw = raw * (x == model.mask_id).unsqueeze(-1)  # only masked positions move
         g = guard(raw, max_norm)
         if masked:
-            x = gumbel_argmax(guided_logits(model, pred, scale * g.direction, s), generator)
+            x = model.propose_shifted(pred, s, scale * g.direction, generator)
         else:
             x = model.propose(pred, s, generator) + scale * g.direction
         trace({"step": step, "t": t, "value_mean": value.nanmean().item(),
                "value_max": value.nan_to_num(-torch.inf).max().item(), "grad_norm": g.norm.nanmean().item(),
                "clipped": int(g.clipped.sum()), "nan_grads": int(g.bad.sum())})
     return x
-
-
-def reward_name(reward: Reward) -> str:
-    """The config name of a reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py)."""
-    inner = reward.inner if isinstance(reward, CountedReward) else reward
-    return type(inner).__module__.rsplit(".", 1)[-1]
 
 
 def check_differentiable(reward: Reward, capability: type, sampler: str) -> None:

@@ -6,7 +6,7 @@ and keeps one m ~ softmax(v / alpha); its weight is multiplied by the nested imp
 (the numerator is an unbiased estimate of E_p[exp(v_s / alpha) | x_t]). Weights start at exp(v_T / alpha)
 and the last step's values are r(x_0), so the target is p(x_0) exp(r(x_0) / alpha). Resampled on low ESS
 as smc. svdd is nested_is that never resamples: with K = 1 it draws exactly svdd's samples (alpha > 0).
-Cost: 1 + M (T - 1) NFE per particle.
+Cost: 1 + M (T - 1) NFE per particle; a budget sets K (M kept).
 """
 
 from __future__ import annotations
@@ -14,37 +14,33 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.resampling import Resampling
-from svdd_cli.samplers.smc import Particles, check_particles, finish, record, value
-from svdd_cli.samplers.svdd import categorical
+from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
+from svdd_cli.samplers.resampling import Scheme, systematic
+from svdd_cli.samplers.selection import categorical
+from svdd_cli.samplers.steps import at_least, start
 
 
-class NestedIS:
+class NestedIS(ParticleSampler):
     """SVDD's M-candidate proposal inside SMC; K particles per output, M candidates per particle."""
 
     def __init__(self, num_particles: int = 2, num_candidates: int = 5, alpha: float = 0.1,
-                 ess_threshold: float = 0.5, resampling: str = "systematic", resample_from: float = 0.0,
+                 ess_threshold: float = 0.5, resampling: Scheme = systematic, resample_from: float = 0.0,
                  resample_until: float = 1.0) -> None:
-        check_particles(num_particles, alpha)
-        if num_candidates < 1:
-            raise ValueError(f"sampler.num_candidates={num_candidates} must be >= 1")
-        self.k, self.m, self.alpha = num_particles, num_candidates, alpha
-        self.resampling = Resampling(resampling, ess_threshold, resample_from, resample_until)
+        super().__init__(num_particles, alpha, ess_threshold, resampling, resample_from, resample_until)
+        at_least("num_candidates", num_candidates, 1)
+        self.m = num_candidates
 
-    def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
-               trace: Trace) -> Tensor:
-        return self.particles(model, reward, n, generator, trace).draw(generator)
+    def nfe(self, steps: int) -> int:
+        return self.k * (1 + self.m * (steps - 1))
 
     def particles(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                   trace: Trace) -> Particles:
         """All n*K particles (one batch of n*K*M candidates per step) with their weights."""
-        times = model.timesteps()
-        steps, b, m = len(times) - 1, n * self.k, self.m
-        x = model.init(b, generator)  # (n*K, ...)
-        pred = model.predict(x, times[0])
+        b, m = n * self.k, self.m
+        times, x, pred = start(model, b, generator)  # (n*K, ...)
+        steps = len(times) - 1
         v = value(model, reward, x, pred)  # v_T(x_T), (n*K,)
         log_w, log_z = (v / self.alpha).view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):

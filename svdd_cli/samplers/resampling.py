@@ -1,5 +1,5 @@
 """Resampling for the SMC family (ALGORITHMS.md items 5-7): effective sample size, four ancestor
-schemes, and the adaptive, windowed resampling step that smc, fk and nested_is share.
+schemes, and the adaptive, windowed resampling step that smc, fk, nested_is and particle_gibbs share.
 
 Every scheme maps normalised weights (K,) or (B, K) to K ancestor indices per row, each in 0..K-1,
 with E[copies of particle i] = K * w_i (Douc & Cappe 2005): multinomial (K iid draws), stratified
@@ -61,11 +61,6 @@ def residual(w: Tensor, generator: torch.Generator) -> Tensor:
     return torch.searchsorted(counts.cumsum(1), slots, right=True).view(w.shape)
 
 
-SCHEMES: dict[str, Scheme] = {
-    "systematic": systematic, "multinomial": multinomial, "stratified": stratified, "residual": residual,
-}
-
-
 def _uniforms(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> Tensor:
     """U[0, 1) draws in float64 from `generator` on its own device, moved to `device`."""
     return torch.rand(shape, generator=generator, device=generator.device, dtype=torch.float64).to(device)
@@ -92,16 +87,18 @@ class Resampling:
     """Adaptive resampling (ALGORITHMS.md item 5): an output's K particles are resampled when
     ESS < kappa * K, only at steps with from <= step/steps < until; weights reset to uniform after."""
 
-    def __init__(self, scheme: str = "systematic", ess_threshold: float = 0.5, resample_from: float = 0.0,
+    def __init__(self, scheme: Scheme = systematic, ess_threshold: float = 0.5, resample_from: float = 0.0,
                  resample_until: float = 1.0) -> None:
-        if scheme not in SCHEMES:
-            raise ValueError(f"sampler.resampling={scheme} is not one of: {', '.join(SCHEMES)}")
+        """`scheme`: one of the functions above (configs/sampler/resampling/*.yaml compose them by name)."""
+        if not callable(scheme):
+            raise ValueError(f"sampler.resampling={scheme!r} is not a resampling function: pick one with "
+                             "sampler/resampling=NAME (systematic, multinomial, stratified, residual)")
         if not 0 <= ess_threshold <= 1:
             raise ValueError(f"sampler.ess_threshold={ess_threshold} must be in [0, 1] (0 = never resample)")
         if not 0 <= resample_from < resample_until <= 1:
             raise ValueError(f"sampler.resample_from={resample_from}, resample_until={resample_until}: "
                              "need 0 <= from < until <= 1")
-        self.scheme, self.kappa = SCHEMES[scheme], ess_threshold
+        self.scheme, self.kappa = scheme, ess_threshold
         self.start, self.stop = resample_from, resample_until
 
     def __call__(self, log_w: Tensor, progress: float, generator: torch.Generator) -> Resampled:

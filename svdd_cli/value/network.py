@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
+from svdd_cli.core import MaskedKernel
 from svdd_cli.errors import UserError
 
 TIME_FREQUENCIES = 8  # sinusoidal time features: sin/cos(2^k pi t), k < 8
@@ -68,7 +69,7 @@ class ValueNetwork(nn.Module):
 
     def check_model(self, model: Any) -> None:
         """Raise UserError unless the model generates this network's vocabulary and length."""
-        vocab, length = getattr(model, "vocab", None), getattr(model, "length", None)
+        vocab, length = (model.vocab, model.length) if isinstance(model, MaskedKernel) else (None, None)
         if vocab != self.vocab or length != self.length:
             where = self.trained_for.get("path", "the value network")
             raise UserError(f"{where} was trained for tokens {self.vocab} x {self.length}, but the model generates "

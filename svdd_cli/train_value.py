@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch import Tensor
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.core import Counters, DiffusionModel, Reward, counted_model, counted_reward
+from svdd_cli.core import Counters, DiffusionModel, MaskedKernel, Reward, counted_model, counted_reward
 from svdd_cli.errors import UserError
-from svdd_cli.run import build_task, choices
+from svdd_cli.run import build_task
 from svdd_cli.value.card import write_card
 from svdd_cli.value.data import Rollouts, draw_rollouts
 from svdd_cli.value.network import ValueNetwork
@@ -58,10 +57,13 @@ class ValueSettings:
                 raise UserError(f"value.{key}={getattr(self, key)!r} must be > 0")
 
 
-def train_value(cfg: DictConfig, command: str) -> dict[str, Any]:
-    """Draw rollouts, fit, evaluate and write the checkpoint folder; returns metrics.json's content."""
+def train_value(cfg: DictConfig, command: str, run_folder: Path = Path("."),
+                choices: dict[str, str] | None = None) -> dict[str, Any]:
+    """Draw rollouts, fit, evaluate and write the checkpoint folder (value.out, or the run folder); returns
+    metrics.json's content. `choices`: the config-group options (domain, reward) recorded in the card."""
     settings = ValueSettings(**OmegaConf.to_container(cfg.value, resolve=True))
-    folder = Path(settings.out or (HydraConfig.get().runtime.output_dir if HydraConfig.initialized() else "."))
+    folder = Path(settings.out) if settings.out else run_folder
+    choices = choices or {}
     model, reward = build(cfg)
     counters = Counters()
     counted = counted_model(model, counters, cfg.max_batch)
@@ -85,7 +87,7 @@ def train_value(cfg: DictConfig, command: str) -> dict[str, Any]:
         losses = fit(net, train, heldout, settings, lambda: progress.advance(task), lambda loss: progress.update(
             task, description=f"training (held-out MSE {loss:.3f})"))
     metrics = {
-        "domain": choices(cfg).get("domain", cfg.domain.name), "reward": choices(cfg).get("reward", "?"),
+        "domain": choices.get("domain", cfg.domain.name), "reward": choices.get("reward", "?"),
         "command": command, "settings": asdict(settings), "seed": cfg.seed,
         "pairs": {"train": int(train.labelled.sum()) * settings.rollouts,
                   "heldout": int(heldout.labelled.sum()) * settings.heldout},
@@ -111,7 +113,7 @@ def train_value(cfg: DictConfig, command: str) -> dict[str, Any]:
 def build(cfg: DictConfig) -> tuple[DiffusionModel, Reward]:
     """The domain's model and the reward, checked as `svdd run` checks them; only token models have value nets."""
     domain, model, reward, _ = build_task(cfg)
-    if not hasattr(model, "vocab"):
+    if not isinstance(model, MaskedKernel):
         raise UserError(f"domain={domain.name}: value networks are for masked (token) models only")
     if len(model.timesteps()) < 3:
         raise UserError("model.num_steps must be >= 2: the data are the states between x_T and x_0")

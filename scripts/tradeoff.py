@@ -1,0 +1,150 @@
+"""The reward-naturalness trade-off: sweep svdd's alpha, M and guide window (and smc's alpha) through the CLI,
+then plot reward (guidance and held-out) against naturalness (3-mer r to real data, GC percentile), with
+ancestral, best_of_n and the real data as reference points.
+
+    python scripts/tradeoff.py dna            # runs into tradeoff/dna (skips finished runs), docs/tradeoff_dna.png
+    python scripts/tradeoff.py rna            # reward=mfe_surrogate: docs/tradeoff_rna.png
+    python scripts/tradeoff.py dna --plot-only
+
+32 samples, 50 steps, seed 0 per point (about 1 minute each for svdd M=10 on 2 cores). Naturalness figures are
+recomputed from each run's samples.csv with the domain's naturalness object, so older runs plot too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+
+from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
+
+COMMON = ["model.num_steps=50", "num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1",
+          "seed=0"]
+SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
+        ("M=10 alpha=0.25", ["sampler.guide_from=0", "sampler.alpha=0.25"]),
+        ("M=10 alpha=0.5", ["sampler.guide_from=0", "sampler.alpha=0.5"]),
+        ("M=10 alpha=1", ["sampler.guide_from=0", "sampler.alpha=1.0"]),
+        ("M=10 alpha=1.5", ["sampler.guide_from=0", "sampler.alpha=1.5"]),
+        ("M=10 alpha=2", ["sampler.guide_from=0", "sampler.alpha=2.0"]),
+        ("M=3", ["sampler.guide_from=0", "sampler.num_candidates=3"]),
+        ("M=2", ["sampler.guide_from=0", "sampler.num_candidates=2"]),
+        ("M=10 from 0.5 (default)", []),
+        ("M=20 from 0.5", ["sampler.num_candidates=20"]),
+        ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
+        ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),
+        ("M=10 until 0.3", ["sampler.guide_from=0", "sampler.guide_until=0.3"])]
+TASKS = {  # domain -> (reward, x-axis figures, points: (label, sampler, overrides))
+    "dna": ("enhancer", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
+                         ("gc_percentile", "median GC: percentile among real HepG2 sites")]),
+    "rna": ("mfe_surrogate", [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
+                              ("mfe_percentile", "median MFE: percentile among real UTR windows")]),
+}
+POINTS = [("ancestral", "ancestral", []), ("best_of_n N=10", "best_of_n", []),
+          *((f"svdd {name}", "svdd", o) for name, o in SVDD),
+          ("smc alpha=0.1", "smc", []), ("smc alpha=1", "smc", ["sampler.alpha=1.0"])]
+
+
+def run_point(domain: str, reward: str, sampler: str, overrides: list[str], folder: Path) -> None:
+    """One `svdd run` into folder (skipped when it already finished)."""
+    if (folder / "summary.json").exists():
+        return
+    cmd = [sys.executable, "-m", "svdd_cli.cli", "run", f"domain={domain}", f"reward={reward}", f"sampler={sampler}",
+           *COMMON, *overrides, f"hydra.run.dir={folder}"]
+    print(" ".join(cmd[2:]), flush=True)
+    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+
+
+def rows_of(folder: Path) -> list[dict[str, Any]]:
+    """samples.csv rows with numbers parsed."""
+    def parse(v: str) -> Any:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    with open(folder / "samples.csv") as f:
+        return [{k: parse(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def median(values: list[Any]) -> float:
+    return statistics.median(v for v in values if isinstance(v, float))
+
+
+def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: Path) -> None:
+    """2 x 2 panels: (guidance, held-out) reward against the two naturalness figures."""
+    figures = TASKS[domain][1]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    for i, column in enumerate(("reward", "evaluation_reward")):
+        for j, (key, title) in enumerate(figures):
+            ax = axes[i][j]
+            for p in points:
+                style = {"ancestral": ("k", "s"), "best_of_n": ("tab:green", "D"), "smc": ("tab:purple", "^")}
+                color, marker = style.get(p["sampler"], ("tab:blue", "o"))
+                if p["label"].endswith("(default)"):
+                    color, marker = "tab:red", "*"
+                ax.scatter(p[key], p[column], c=color, marker=marker, s=90 if marker == "*" else 40)
+                ax.annotate(p["label"], (p[key], p[column]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            if real.get(key) is not None and real.get(column) is not None:
+                ax.scatter(real[key], real[column], c="gold", marker="P", s=120, edgecolors="k", label="real data")
+                ax.legend(loc="best", fontsize=7)
+            ax.set_xlabel(title)
+            ax.set_ylabel(f"{'guidance' if column == 'reward' else 'held-out'} reward (median)")
+    fig.suptitle(f"{domain}: reward against naturalness (32 samples, 50 steps, seed 0)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("domain", choices=sorted(TASKS))
+    parser.add_argument("--runs", type=Path, help="default tradeoff/<domain>")
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args()
+    reward, figures = TASKS[args.domain]
+    runs = args.runs or Path("tradeoff") / args.domain
+    register_resolver()
+    with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
+        cfg = compose("config", [f"domain={args.domain}", f"reward={reward}", "device=cpu"])
+    naturalness = instantiate(cfg.domain.naturalness)
+    points = []
+    for label, sampler, overrides in POINTS:
+        folder = runs / label.replace(" ", "_").replace("(", "").replace(")", "").replace("=", "")
+        if not args.plot_only:
+            run_point(args.domain, reward, sampler, overrides, folder)
+        if not (folder / "samples.csv").exists():
+            continue
+        rows = rows_of(folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        natural = naturalness(rows)
+        points.append({"label": label, "sampler": sampler, "nfe": summary["nfe_per_sample"],
+                       "reward": median([r["reward"] for r in rows]),
+                       "evaluation_reward": median([r["evaluation_reward"] for r in rows]),
+                       **{k: natural[k] for k, _ in figures}})
+    real = {k: natural["real"].get(k) for k, _ in figures}
+    for column in ("reward", "evaluation_reward"):
+        entry = natural["oracles"].get(column)
+        real[column] = entry["quantiles"]["p50"] if entry else None
+    out = Path("docs") / f"tradeoff_{args.domain}.png"
+    plot(args.domain, points, real, out)
+    (Path("docs") / f"tradeoff_{args.domain}.json").write_text(json.dumps({"points": points, "real": real}, indent=1))
+    for p in points:
+        print(f"{p['label']:28s} NFE {p['nfe']:5.0f}  reward {p['reward']:7.3f}  "
+              f"held-out {p['evaluation_reward']:7.3f}  " + "  ".join(f"{k} {p[k]:.3f}" for k, _ in figures))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

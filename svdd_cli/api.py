@@ -1,0 +1,266 @@
+"""The Hydra-free core that `svdd run` and notebooks share: load a model and a reward, steer, get samples.
+
+    import svdd_cli
+    model = svdd_cli.load_model("dna", num_steps=20)          # a domain's shipped model; settings as keywords
+    reward = svdd_cli.load_reward("enhancer")                 # any configs/reward option, or a plain function
+    from svdd_cli.samplers.svdd import SVDD
+    result = svdd_cli.steer(model, reward, SVDD(num_candidates=10), num_samples=64, seed=0)
+    result.samples, result.rewards, result.nfe
+
+Batch b of a run is drawn with the generator seeded by (seed, b), so the same seed and batch_size give the
+same samples as the CLI. With `out=FOLDER` steer writes the run folder the CLI writes (samples.csv, the
+domain's native file, trace.jsonl, summary.json, plots) and can resume it.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from svdd_cli.compose import compose_config, instantiate_part
+from svdd_cli.core import (
+    Budgeted,
+    Counters,
+    DiffusionModel,
+    Domain,
+    DomainRestricted,
+    FunctionReward,
+    OracleStats,
+    Reward,
+    Sampler,
+    Trace,
+    counted_model,
+    counted_reward,
+    reward_name,
+)
+from svdd_cli.errors import UserError
+from svdd_cli.settings import Settings
+
+log = logging.getLogger("svdd")
+
+
+@dataclass
+class Result:
+    """What steer() drew: decoded samples with their rewards, and the compute spent."""
+
+    samples: list[Any]  # decoded samples (strings, SMILES, images (C, H, W) in [0, 1])
+    rewards: Tensor  # (n,) rewards of the samples
+    rows: list[dict[str, Any]]  # samples.csv rows (id, sample columns, reward, evaluation, log-likelihood)
+    counters: Counters  # nfe, reward_calls, wall_s, invalid_rewards of the sampling
+    summary: dict[str, Any] = field(default_factory=dict)  # summary.json's content
+    folder: Path | None = None  # the run folder, when out= was given
+
+    @property
+    def nfe(self) -> int:
+        return self.counters.nfe
+
+
+PLAIN_FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
+
+
+def as_reward(reward: Reward | Callable[[list[Any]], Any]) -> Reward:
+    """A Reward as given; a plain function wrapped as FunctionReward."""
+    return FunctionReward(reward) if isinstance(reward, PLAIN_FUNCTIONS) else reward
+
+
+def load_model(domain: str, model: str | None = None, **settings: Any) -> DiffusionModel:
+    """A domain's model from configs/model/ (its shipped model by default); keywords override model.<key>."""
+    cfg = compose_config([f"domain={domain}", *([f"model={model}"] if model else [])])
+    return instantiate_part(_override(cfg.model, settings, "model"), "model")
+
+
+def load_reward(name: str, **settings: Any) -> Reward:
+    """A reward from configs/reward/<name>.yaml (without its evaluation block); keywords override reward.<key>."""
+    cfg = compose_config([f"reward={name}"])
+    node = _override(cfg.reward, settings, "reward")
+    node.pop("evaluation", None)
+    return instantiate_part(node, "reward")
+
+
+def load_domain(name: str) -> Domain:
+    """A domain from configs/domain/<name>.yaml."""
+    return instantiate_part(compose_config([f"domain={name}"]).domain, "domain")
+
+
+def _override(node: Any, settings: dict[str, Any], group: str) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    values = OmegaConf.to_container(node, resolve=True)
+    unknown = sorted(set(settings) - set(values))
+    if unknown:
+        known = ", ".join(k for k in values if k != "_target_")
+        raise UserError(f"{group} has no setting {unknown[0]!r}; its settings: {known}")
+    return {**values, **settings}
+
+
+def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sampler: Sampler,
+          num_samples: int = 64, seed: int = 0, *, domain: Domain | str | None = None,
+          evaluation: Reward | None = None, out: str | Path | None = None, resume: bool = False,
+          labels: dict[str, str] | None = None, record: dict[str, Any] | None = None,
+          progress: Trace | None = None, **settings: Any) -> Result:
+    """Draw num_samples samples of `model` steered by `reward` with `sampler`, in batches of batch_size.
+
+    settings: any Settings field (batch_size, max_batch, precision, nfe_per_sample, reference_samples, ...).
+    out: write (or, with resume=True, continue) the CLI's run folder there. labels: the config choices shown in
+    summary.json. record: the settings a resume must match (default: the Settings and the sampler's).
+    progress: called with every trace record. Ctrl-C keeps the finished batches and re-raises."""
+    from svdd_cli.summary import device_name
+    from svdd_cli.writer import RunWriter
+
+    unknown = sorted(set(settings) - set(Settings.keys()))
+    if unknown:
+        raise UserError(f"steer() has no setting {unknown[0]!r}; settings: {', '.join(Settings.keys())}")
+    config = Settings(num_samples=num_samples, seed=seed, **settings)
+    reward = as_reward(reward)
+    domain = load_domain(domain) if isinstance(domain, str) else domain
+    if domain is not None:
+        check_fits(domain, model, reward)
+    sampler = budgeted(sampler, config.nfe_per_sample, model)
+    record = record if record is not None else {**asdict(config), "sampler": describe(sampler)}
+    writer = RunWriter(Path(out) if out is not None else None, config, domain,
+                       labels or default_labels(domain, reward, sampler), resume, record, device_name(model.device))
+    with writer:
+        if writer.finished:
+            print(f"{writer.folder} is already finished; nothing to do")
+            return writer.result()
+        counted = counted_model(model, writer.counters, config.max_batch, config.precision)
+        guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
+                               config.reward_timeout, min_values=GUIDANCE_VALUES)
+        todo = [b for b in config.batches() if b not in writer.done]
+        try:
+            for k, b in enumerate(todo):
+                started = time.perf_counter()
+                rows = draw_batch(config, model, counted, guide, reward, evaluation, sampler, writer, b,
+                                  ticker(b, k, len(todo), writer.trace, progress))
+                writer.add_batch(b, rows)
+                took = time.perf_counter() - started
+                log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s, ETA %.0f s", k + 1, len(todo),
+                         len(rows), _median([r["reward"] for r in rows]), took, took * (len(todo) - k - 1))
+        except KeyboardInterrupt:
+            writer.finish("interrupted", [], oracle_stats(reward))
+            raise
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise UserError(f"no space left on the device of {writer.folder}; {len(writer.done)} finished batches "
+                            "are kept: free some space and rerun with resume=true") from None
+        except BaseException:
+            writer.finish("failed", [], oracle_stats(reward))
+            raise
+        reference = reference_rewards(model, reward, config) if config.shard == 0 else []
+        writer.finish("finished", reference, oracle_stats(reward))
+        return writer.result()
+
+
+def check_fits(domain: Domain, model: DiffusionModel, reward: Reward) -> None:
+    """The reward scores this domain's samples, and the model generates them (UserError otherwise)."""
+    if isinstance(reward, DomainRestricted) and domain.name not in reward.domains:
+        raise UserError(f"reward={reward_name(reward)} scores {'/'.join(reward.domains)} samples, "
+                        f"not domain={domain.name} (`svdd run --help` lists the rewards)")
+    domain.check_model(model)
+
+
+def oracle_stats(reward: Reward) -> dict[str, float]:
+    return reward.stats() if isinstance(reward, OracleStats) else {}
+
+
+def describe(sampler: Sampler) -> dict[str, Any]:
+    """A sampler's class and scalar settings (what summary.json and a resume compare)."""
+    settings = {k: v for k, v in vars(sampler).items() if isinstance(v, (int, float, str, bool, type(None)))}
+    return {"_target_": f"{type(sampler).__module__}.{type(sampler).__qualname__}", **settings}
+
+
+GUIDANCE_VALUES = 64  # guidance stops on invalid rewards only once it has seen this many (a batch's final
+# scores stop it on their own: `max_invalid_fraction` of one batch)
+
+
+def budgeted(sampler: Sampler, nfe_per_sample: int | None, model: DiffusionModel) -> Sampler:
+    """The sampler sized to the compute budget (unchanged when there is none)."""
+    if nfe_per_sample is None:
+        return sampler
+    if not isinstance(sampler, Budgeted):
+        raise UserError(f"sampler {type(sampler).__name__} cannot size itself to a compute budget; "
+                        "drop nfe_per_sample or set its width directly")
+    try:
+        return sampler.with_budget(nfe_per_sample, len(model.timesteps()) - 1)
+    except ValueError as err:
+        raise UserError(f"nfe_per_sample={nfe_per_sample}: {err}") from None
+
+
+def default_labels(domain: Domain | None, reward: Reward, sampler: Sampler) -> dict[str, str]:
+    return {"domain": domain.name if domain else "any", "reward": reward_name(reward),
+            "sampler": type(sampler).__module__.rsplit(".", 1)[-1]}
+
+
+def ticker(b: int, k: int, batches: int, trace: Trace, progress: Trace | None) -> Trace:
+    """The trace callback of batch b: writes the record, forwards it, and logs progress every ~30 s."""
+    last = [time.perf_counter()]
+
+    def record(entry: dict[str, Any]) -> None:
+        trace({"batch": b, **entry})
+        if progress is not None:
+            progress(entry)
+        if time.perf_counter() - last[0] >= 30:
+            last[0] = time.perf_counter()
+            value = entry.get("kept_mean", entry.get("value_mean"))
+            log.info("batch %d/%d, step %s%s", k + 1, batches, entry.get("step"),
+                     f", value of kept samples {value:.4g}" if isinstance(value, float) else "")
+
+    return record
+
+
+def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel, guide: Reward, reward: Reward,
+               evaluation: Reward | None, sampler: Sampler, writer: Any, b: int, trace: Trace) -> list[dict[str, Any]]:
+    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood."""
+    first = b * config.batch_size
+    n = min(config.batch_size, config.num_samples - first)
+    generator = torch.Generator(model.device).manual_seed(config.seed * 1_000_003 + b)
+    with timed(writer.counters):
+        x = sampler.sample(counted, guide, n, generator, trace)
+    samples = model.decode(x)
+    ids = [f"s{first + i:06d}" for i in range(n)]
+    score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,
+                           config.reward_timeout)  # final scores: not sampling compute
+    columns = {"id": ids, **writer.columns(ids, samples),
+               "reward": score(samples).tolist(),
+               "evaluation_reward": evaluation(samples).tolist() if evaluation else [None] * n,
+               "log_likelihood": model.log_likelihood(x, generator, draws=config.likelihood_draws).tolist()}
+    return [{k: v[i] for k, v in columns.items()} for i in range(n)]
+
+
+@contextmanager
+def timed(counters: Counters) -> Iterator[None]:
+    counters.start()
+    try:
+        yield
+    finally:
+        counters.stop()
+
+
+def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings) -> list[float]:
+    """Rewards of `reference_samples` ancestral samples: the pre-trained model's distribution."""
+    from svdd_cli.samplers.ancestral import Ancestral
+
+    if config.reference_samples < 1:
+        return []
+    generator = torch.Generator(model.device).manual_seed(config.seed + 7_777_777)
+    counted = counted_model(model, Counters(), config.max_batch, config.precision)
+    x = Ancestral().sample(counted, reward, config.reference_samples, generator, lambda record: None)
+    score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout)
+    return score(model.decode(x)).tolist()
+
+
+def _median(values: list[float]) -> float:
+    finite = sorted(v for v in values if v == v)
+    return finite[len(finite) // 2] if finite else float("nan")

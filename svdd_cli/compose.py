@@ -1,0 +1,97 @@
+"""Configs -> objects: compose the shipped YAMLs, instantiate a `_target_` node, and turn a user's mistake inside
+it (a wrong type, a bad value, a missing file) into a one-line UserError naming the setting."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from svdd_cli.errors import UserError
+
+KINDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+
+
+def compose_config(overrides: list[str], config_name: str = "config") -> DictConfig:
+    """The config `svdd run <overrides>` would compose: inside a running `svdd` app with its search path (the
+    user's config folders included), elsewhere from the shipped configs."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from svdd_cli.assets import asset_root, register_resolver
+
+    register_resolver()
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=config_name, overrides=overrides)
+    with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
+        return compose(config_name=config_name, overrides=overrides)
+
+
+def instantiate_part(node: Any, where: str) -> Any:
+    """hydra's instantiate(node), its settings checked against the target's type hints first; a user mistake
+    inside becomes a one-line UserError naming `where`."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    check_types(node, where)
+    try:
+        return instantiate(node)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        if isinstance(cause, (ValueError, TypeError)):
+            raise UserError(f"{where}: {cause}") from None
+        raise
+
+
+def check_types(node: Any, where: str) -> None:
+    """Each scalar setting of a `_target_` node (and of its nested nodes) must fit the target's type hint:
+    `model.num_steps=ten` -> "model.num_steps='ten' must be an integer"."""
+    values = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else node
+    if not isinstance(values, dict):
+        return
+    hints = target_hints(values.get("_target_"))
+    for key, value in values.items():
+        if isinstance(value, dict):
+            check_types(value, f"{where}.{key}")
+        elif key in hints and not fits(value, hints[key]):
+            raise UserError(f"{where}.{key}={value!r} must be {describe(hints[key])}")
+
+
+def target_hints(target: Any) -> dict[str, Any]:
+    """The type hints of a `_target_`'s parameters ({} when it cannot be resolved)."""
+    if not isinstance(target, str):
+        return {}
+    from hydra.utils import get_object
+
+    try:
+        obj = get_object(target)
+        function = obj.__init__ if inspect.isclass(obj) else obj
+        hints = typing.get_type_hints(function)
+    except Exception:  # an unresolvable target or hint: instantiate() reports it
+        return {}
+    return {k: v for k, v in hints.items() if k != "return"}
+
+
+def fits(value: Any, hint: Any) -> bool:
+    """Whether a config value fits a hint made of int / float / bool / str / None (other hints: anything)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if not all(o in KINDS or o is type(None) for o in options):
+        return True  # paths, tensors, modules, containers: not ours to judge
+    if value is None:
+        return type(None) in options
+    if isinstance(value, bool):
+        return bool in options
+    if isinstance(value, int):
+        return int in options or float in options
+    return type(value) in options
+
+
+def describe(hint: Any) -> str:
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kinds = [KINDS[o] for o in options if o in KINDS]
+    return " or ".join(kinds) + (" (or null)" if type(None) in options else "")

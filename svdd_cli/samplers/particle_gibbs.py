@@ -1,0 +1,97 @@
+"""Particle Gibbs (PG-DLM, 2025; ALGORITHMS.md item 15): iterated conditional SMC (Andrieu et al. 2010).
+
+Target pi(x_0) ~ p(x_0) exp(r(x_0) / alpha). One sweep is smc's (bootstrap proposal p_pre, potentials
+G_t = exp(v_t / alpha) with v_t = r(x0-hat(x_t)), log w += log G_s(x_s) - log G_t(x_t), so the weights
+telescope to exp(r(x_0) / alpha)), with K particles of which, from the second sweep on, particle 0 is clamped
+to a reference trajectory x_T^*, ..., x_0^*: at every step its state is the reference's, and when the
+particles are resampled (ESS < kappa K) particle 0 keeps ancestor 0 while the other K - 1 draw their
+ancestors multinomially from all K weights. At the end of a sweep the new reference is one particle's whole
+lineage, drawn by the final weights. This Markov kernel on trajectories leaves the law of the target path
+invariant, so the reference after i sweeps converges to pi as i grows, at any K >= 2 (the first sweep is
+plain smc, biased O(1/K)). Returns the last reference. Cost: iterations x K x T NFE per output; a budget sets
+the iterations (K kept).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.particles import value
+from svdd_cli.samplers.resampling import ess
+from svdd_cli.samplers.selection import categorical
+from svdd_cli.samplers.steps import at_least, start
+
+
+class ParticleGibbs:
+    """Iterated conditional SMC with K particles per output; returns the final reference sample."""
+
+    def __init__(self, num_particles: int = 4, iterations: int = 5, alpha: float = 0.1,
+                 ess_threshold: float = 0.5) -> None:
+        at_least("num_particles", num_particles, 2, "one is the reference")
+        at_least("iterations", iterations, 1)
+        if alpha <= 0:
+            raise ValueError(f"sampler.alpha={alpha} must be > 0 (the target is p(x) exp(r(x) / alpha))")
+        if not 0 <= ess_threshold <= 1:
+            raise ValueError(f"sampler.ess_threshold={ess_threshold} must be in [0, 1] (0 = never resample)")
+        self.k, self.iterations, self.alpha, self.kappa = num_particles, iterations, alpha, ess_threshold
+
+    def nfe(self, steps: int) -> int:
+        return self.iterations * self.k * steps
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """As many sweeps as the budget allows."""
+        return fit(lambda i: resized(self, iterations=i), nfe_per_sample, steps, "iterations")
+
+    def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
+               trace: Trace) -> Tensor:
+        reference = None
+        for i in range(self.iterations):
+            reference = self.sweep(model, reward, n, reference, generator,
+                                   lambda record, i=i: trace({"iteration": i, **record}))
+        return reference[:, -1]
+
+    def sweep(self, model: DiffusionModel, reward: Reward, n: int, reference: Tensor | None,
+              generator: torch.Generator, trace: Trace) -> Tensor:
+        """One conditional SMC sweep given reference paths (n, T + 1, ...) (None: plain smc) -> new references."""
+        k = self.k
+        times, x, pred = start(model, n * k, generator)  # (n*K, ...); x_T is shared by all paths
+        steps = len(times) - 1
+        clamp = torch.zeros(n, k, dtype=torch.bool)
+        if reference is not None:
+            clamp[:, 0] = True
+        clamp = clamp.flatten().to(x.device)
+        path = [x]  # states along each particle's lineage, re-indexed at every resampling
+        log_g = value(model, reward, x, pred) / self.alpha
+        log_w = log_g.view(n, k)
+        for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
+            x = model.propose(pred, s, generator)
+            if reference is not None:
+                x[clamp] = reference[:, step + 1].to(x.device)  # particle 0 follows the reference
+            pred = None if step == steps - 1 else model.predict(x, s)
+            log_g_s = value(model, reward, x, pred) / self.alpha
+            log_w = log_w + (log_g_s - log_g).view(n, k)
+            need = ess(log_w) < self.kappa * k  # (n,)
+            trace({"step": step, "t": t, "value_mean": (log_g_s * self.alpha).mean().item(),
+                   "ess": ess(log_w).mean().item(), "resampled": int(need.sum())})
+            rows = self.ancestors(log_w, need, reference is not None, generator)
+            path = [p[rows.to(p.device)] for p in path] + [x[rows.to(x.device)]]
+            x, log_g = x[rows.to(x.device)], log_g_s[rows]
+            log_w = torch.where(need[:, None], 0.0, log_w)
+            pred = None if pred is None else pred.take(rows.to(x.device))
+        pick = categorical(torch.softmax(log_w, 1), generator) + torch.arange(n) * k
+        trace({"step": "final", "ess": ess(log_w).mean().item()})
+        return torch.stack([p[pick.to(p.device)] for p in path], 1)  # (n, T + 1, ...)
+
+    def ancestors(self, log_w: Tensor, need: Tensor, conditional: bool, generator: torch.Generator) -> Tensor:
+        """Flat rows (n*K,) each particle copies: multinomial from the weights where `need`, itself elsewhere;
+        particle 0 keeps ancestor 0 in a conditional sweep."""
+        n, k = log_w.shape
+        probs = torch.softmax(log_w, 1).repeat_interleave(k, 0)  # (n*K, K)
+        drawn = categorical(probs, generator).view(n, k)
+        if conditional:
+            drawn[:, 0] = 0
+        own = torch.arange(k).expand(n, k)
+        return (torch.where(need[:, None], drawn, own) + torch.arange(n)[:, None] * k).flatten()

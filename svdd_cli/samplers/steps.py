@@ -1,0 +1,32 @@
+"""What every step-wise sampler shares: checking its settings, opening the loop at x_T, the plain rollout."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import torch
+from torch import Tensor
+
+from svdd_cli.core import DiffusionModel, Prediction, Trace
+
+
+def at_least(setting: str, value: float, least: float, hint: str = "") -> None:
+    """ValueError `sampler.<setting>=<value> must be >= least (hint)` unless value >= least."""
+    if value < least:
+        raise ValueError(f"sampler.{setting}={value} must be >= {least}" + (f" ({hint})" if hint else ""))
+
+
+def start(model: DiffusionModel, rows: int, generator: torch.Generator) -> tuple[list[float], Tensor, Prediction]:
+    """The times, x_T (rows, ...) and its prediction: 1 network evaluation per row."""
+    times = list(model.timesteps())
+    x = model.init(rows, generator)
+    return times, x, model.predict(x, times[0])
+
+
+def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace) -> Tensor:
+    """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...): T NFE per row."""
+    times = model.timesteps()
+    for step, (t, s) in enumerate(pairwise(times)):
+        x = model.propose(model.predict(x, t), s, generator)
+        trace({"step": step, "t": t})
+    return x

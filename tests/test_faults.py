@@ -1,0 +1,212 @@
+"""Plug-ins and faults fail cleanly: one line, non-zero exit, finished batches kept, no empty run folder."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import time
+
+import pytest
+import torch
+
+from svdd_cli import api
+from svdd_cli.compose import compose_config, instantiate_part
+from svdd_cli.core import Counters, counted_model, counted_reward
+from svdd_cli.errors import ModelFailed, OracleError, RewardFailed, UserError
+from svdd_cli.outputs import RunFolder
+from svdd_cli.samplers.svdd import SVDD
+from tests.conftest import CountLetter, log_uniform, table_model
+from tests.test_cli import svdd
+
+SAMPLERS = ["ancestral", "best_of_n", "svdd", "svdd_r", "smc", "fk", "nested_is", "beam", "refine", "tree",
+            "particle_gibbs"]  # the gradient-free ones
+TINY = ["model.num_steps=3", "num_samples=2", "batch_size=2", "reference_samples=0", "likelihood_draws=1",
+        "device=cpu"]
+
+
+class RaisesAlways:
+    def __call__(self, samples):
+        raise RuntimeError("oracle server unreachable")
+
+
+class AllNaN:
+    def __call__(self, samples):
+        return torch.full((len(samples),), math.nan)
+
+
+class WrongShape:
+    def __call__(self, samples):
+        return torch.zeros(len(samples), 2)
+
+
+class HalfBroken:
+    """Scores A-counts, but raises on every sample that starts with C."""
+
+    def __call__(self, samples):
+        if any(s.startswith("C") for s in samples):
+            raise ValueError("cannot score")
+        return CountLetter("A")(samples)
+
+
+class NaNModel:
+    """A model whose network returns NaN (a broken checkpoint)."""
+
+    def __init__(self):
+        self.inner = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+        self.device = self.inner.device
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def predict(self, x_t, t):
+        pred = self.inner.predict(x_t, t)
+        return type(pred)(pred.x_t, pred.t, pred.x0, torch.full_like(pred.output, math.nan))
+
+
+def sampler(name):
+    return instantiate_part(compose_config([f"sampler={name}"]).sampler, "sampler")
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+@pytest.mark.parametrize(("reward", "message"), [
+    (RaisesAlways(), r"gave no valid value .*RuntimeError: oracle server unreachable"),
+    (AllNaN(), r"gave no valid value for \d+ of \d+ samples \(it returned NaN/inf\)"),
+    (WrongShape(), r"returned shape \((\d+), 2\) for \1 samples; a reward returns one number per sample"),
+])
+def test_every_sampler_stops_in_one_line_on_a_broken_reward(name, reward, message):
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    with pytest.raises(RewardFailed, match=message) as info:
+        api.steer(model, reward, sampler(name), num_samples=4, batch_size=4, likelihood_draws=1)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_every_sampler_goes_on_when_only_some_samples_fail(name):
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    result = api.steer(model, HalfBroken(), sampler(name), num_samples=4, batch_size=4, likelihood_draws=1)
+    assert len(result.rows) == 4
+    for row in result.rows:  # the samples it fails on get the penalty, the others their score
+        assert row["reward"] == (-1000.0 if row["sample"].startswith("C") else row["sample"].count("A"))
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_every_sampler_stops_in_one_line_on_a_broken_model(name):
+    with pytest.raises(ModelFailed, match="not finite"):
+        api.steer(NaNModel(), CountLetter(), sampler(name), num_samples=2, batch_size=2, likelihood_draws=1)
+
+
+def test_an_oracle_error_fails_the_batch_without_retrying_each_sample():
+    calls = []
+
+    def down(samples):
+        calls.append(len(samples))
+        raise OracleError("exit status 1: license expired")
+
+    reward = counted_reward(api.as_reward(down), Counters(), -1.0, max_invalid_fraction=0.99)
+    with pytest.raises(RewardFailed, match="license expired"):
+        reward(["A", "C", "G"])
+    assert calls == [3]
+
+
+def test_a_fraction_of_invalid_values_can_be_allowed():
+    reward = counted_reward(AllNaN(), counters := Counters(), -5.0, max_invalid_fraction=1.0)
+    assert reward(["A", "C"]).tolist() == [-5.0, -5.0] and counters.invalid_rewards == 2
+
+
+def test_a_hanging_oracle_stops_at_the_timeout():
+    def hangs(samples):
+        time.sleep(30)
+        return [0.0] * len(samples)
+
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    started = time.perf_counter()
+    with pytest.raises(RewardFailed, match=r"did not answer within 0.5 s .*reward_timeout=0.5"):
+        api.steer(model, hangs, SVDD(num_candidates=2), num_samples=2, batch_size=2, reward_timeout=0.5)
+    assert time.perf_counter() - started < 10
+
+
+def test_out_of_memory_halves_max_batch_and_keeps_the_values():
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    predict = model.predict
+
+    def small_memory(x_t, t):
+        if x_t.shape[0] > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return predict(x_t, t)
+
+    x = model.init(16, torch.Generator().manual_seed(0))
+    want = predict(x, 1.0).output
+    model.predict = small_memory
+    counted = counted_model(model, counters := Counters(), max_batch=16)
+    torch.testing.assert_close(counted.predict(x, 1.0).output, want)
+    assert counted.max_batch == 4 and counters.nfe == 16
+
+
+def test_a_full_disk_keeps_finished_batches_and_says_resume(tmp_path, monkeypatch):
+    add_batch, calls = RunFolder.add_batch, []
+
+    def fills_up(self, batch, rows):
+        calls.append(batch)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        add_batch(self, batch, rows)
+
+    monkeypatch.setattr(RunFolder, "add_batch", fills_up)
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    with pytest.raises(UserError, match="no space left .* 1 finished batches are kept.*resume=true"):
+        api.steer(model, CountLetter(), SVDD(num_candidates=2), num_samples=4, batch_size=2, out=tmp_path)
+    assert len((tmp_path / "samples.jsonl").read_text().splitlines()) == 2
+
+
+def test_cli_faults_are_one_line_errors_and_leave_no_empty_folder(tiny_checkpoint, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    cases = [
+        ([f"hydra.run.dir={blocker}/run"], "is a file, not a folder"),
+        (["-m", "hydra/launcher=slurm"], "needs Slurm"),
+        (["model.num_steps=ten"], "model.num_steps='ten' must be an integer"),
+        (["reward=motifs", "sampler=dps"], "reward=motifs is not differentiable"),
+    ]
+    for k, (override, message) in enumerate(cases):
+        folder = tmp_path / f"run{k}"
+        result = svdd("run", *TINY, f"model.path={tiny_checkpoint}", *override, f"hydra.run.dir={folder}")
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
+        assert not folder.exists()
+
+
+def test_cli_reward_failure_keeps_the_finished_batches(tiny_checkpoint, tmp_path):
+    plugin = tmp_path / "plugins"
+    plugin.mkdir()
+    (plugin / "flaky_oracle.py").write_text(
+        "import torch\n\n"
+        "class SecondBatchFails:  # no `domains`: scores any domain\n"
+        "    calls = 0\n\n"
+        "    def __call__(self, samples):\n"
+        "        type(self).calls += 1\n"
+        "        if type(self).calls > 2:\n"
+        "            raise RuntimeError('quota exceeded')\n"
+        "        return torch.tensor([float(s.count('A')) for s in samples])\n")
+    (plugin / "reward").mkdir()
+    (plugin / "reward" / "flaky.yaml").write_text("_target_: flaky_oracle.SecondBatchFails\n")
+    folder = tmp_path / "run"
+    result = svdd("run", "--config-dir", str(plugin), "reward=flaky", "sampler=ancestral", *TINY, "num_samples=6",
+                  f"model.path={tiny_checkpoint}", f"hydra.run.dir={folder}", env={"PYTHONPATH": str(plugin)})
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "reward=flaky_oracle gave no valid value" in lines[0] and "quota exceeded" in lines[0]
+    kept = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert len(kept) == 4  # two finished batches of 2 (ancestral calls the reward once a batch)
+    assert json.loads((folder / "summary.json").read_text())["status"] == "failed"
+
+
+def test_a_missing_extra_names_it(monkeypatch):
+    import importlib.util
+
+    from svdd_cli.rewards import docking
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vina" else find_spec(name, *a))
+    with pytest.raises(UserError, match=r"reward=docking needs vina: pip install 'svdd\[docking\]'"):
+        docking.Docking()

@@ -1,0 +1,233 @@
+"""The frontier samplers on the enumerable model of test_smc_family (length 3 over "ACG", 4 steps, exact law p):
+particle_gibbs converges to the tilted law, svdd_r is svdd plus batch resampling, tree spends exactly its
+budget and finds the best word, refine changes only re-masked positions and honours max_edits, and bad seed
+files are one-line errors naming the file and line."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from svdd_cli.core import Counters, counted_model, counted_reward
+from svdd_cli.errors import UserError
+from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.samplers.beam import Beam
+from svdd_cli.samplers.particle_gibbs import ParticleGibbs
+from svdd_cli.samplers.refine import Refine
+from svdd_cli.samplers.schedules import exp, linear, sigmoid
+from svdd_cli.samplers.svdd import SVDD
+from svdd_cli.samplers.svdd_r import SVDDR
+from svdd_cli.samplers.tree import Tree
+from tests.conftest import CountLetter, log_uniform, table_model
+from tests.test_smc_family import ALPHA, LENGTH, MODEL, REWARD, STEPS, frequencies, p, tilted, tv  # noqa: F401
+
+GEN = torch.Generator
+
+
+def test_particle_gibbs_converges_to_the_tilted_law(p):  # noqa: F811
+    """The first sweep is plain smc with K = 2 (biased); the conditional sweeps leave pi invariant."""
+    target = tilted(p, ALPHA)
+    dist = {it: tv(frequencies(ParticleGibbs(2, it, ALPHA).sample(MODEL, REWARD, 6000, GEN().manual_seed(it),
+                                                                  lambda r: None)), target) for it in (1, 3, 8)}
+    assert dist[1] > dist[8] + 0.04  # measured 0.13 -> 0.03
+    assert dist[3] > dist[8] - 0.01
+    assert dist[8] < 0.05  # the one-draw SMC tolerance of test_smc_family
+
+
+def test_particle_gibbs_costs_iterations_times_particles_times_steps():
+    counters = Counters()
+    ParticleGibbs(3, 2, ALPHA).sample(counted_model(MODEL, counters, 99), counted_reward(REWARD, counters, -1), 5,
+                                      GEN().manual_seed(0), lambda r: None)
+    assert counters.nfe == 5 * 2 * 3 * STEPS
+
+
+def test_svdd_r_on_a_batch_of_one_is_svdd():
+    runs = [s.sample(MODEL, REWARD, 1, GEN().manual_seed(s_), lambda r: None)
+            for s_ in range(20) for s in (SVDDR(3, alpha=0.5, candidate_alpha=0.5), SVDD(3, alpha=0.5))]
+    assert all(torch.equal(a, b) for a, b in zip(runs[::2], runs[1::2]))
+
+
+def test_svdd_r_resamples_the_batch_toward_high_values_at_svdd_cost():
+    model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
+    records, spent = [], {}
+    for name, sampler in (("svdd_r", SVDDR(4, alpha=0.3)), ("svdd", SVDD(4))):
+        counters = Counters()
+        x = sampler.sample(counted_model(model, counters, 99), counted_reward(CountLetter(), counters, -1), 64,
+                           GEN().manual_seed(1), records.append if name == "svdd_r" else lambda r: None)
+        spent[name] = (counters.nfe, CountLetter()(model.decode(x)).mean().item())
+    assert spent["svdd_r"][0] == spent["svdd"][0] == 64 * (1 + 4 * 5)
+    assert spent["svdd_r"][1] > spent["svdd"][1]
+    assert all(r["resampled"] == 1 and r["resampled_mean"] >= r["kept_mean"] - 1e-6 for r in records)
+
+
+@pytest.mark.parametrize("budget", [STEPS, 7, 23, 64])
+def test_tree_spends_exactly_its_budget(budget):
+    counters = Counters()
+    Tree(budget=budget).sample(counted_model(MODEL, counters, 99), counted_reward(REWARD, counters, -1), 6,
+                               GEN().manual_seed(2), lambda r: None)
+    assert counters.nfe == 6 * max(budget, STEPS) or budget < STEPS
+
+
+def test_tree_below_one_rollout_is_refused():
+    with pytest.raises(ValueError, match="minimum of 4 NFE per sample"):
+        Tree().with_budget(3, STEPS)
+
+
+def test_tree_with_a_large_budget_mostly_finds_the_best_word():
+    x = Tree(budget=400, alpha=0.01, exploration=0.3).sample(MODEL, REWARD, 8, GEN().manual_seed(3), lambda r: None)
+    found = REWARD(MODEL.decode(x)) == max(REWARD.table.values())
+    assert found.sum() >= 5  # measured 7 of 8 (27 words; ancestral sampling puts p = 0.07 on the best one)
+
+
+DNA = table_model(log_uniform(20, 4), "ACGT", num_steps=10)
+
+
+def seeds_file(tmp_path, rows: list[str], name: str = "seeds.fasta") -> str:
+    path = tmp_path / name
+    path.write_text("".join(f">s{i}\n{row[:10]}\n{row[10:]}\n" for i, row in enumerate(rows)))
+    return str(path)
+
+
+def test_refine_changes_only_re_masked_positions(tmp_path):
+    seeds = ["ACGTACGTACGTACGTACGT", "CCCCCCCCCCGGGGGGGGGG"]
+    sampler = Refine(rounds=1, remask_fraction=0.25, init=seeds_file(tmp_path, seeds), alpha=None, num_candidates=3)
+    x = sampler.sample(DNA, CountLetter(), 40, GEN().manual_seed(4), lambda r: None)
+    seed = DNA.encode_samples(seeds * 20)
+    changed = (x != seed).sum(1)
+    assert changed.max() <= 5 and changed.float().mean() > 2  # 5 of 20 re-masked, mostly refilled with A
+
+
+def test_refine_remask_masks_the_fraction_and_nothing_else():
+    x = DNA.encode_samples(["ACGTACGTACGTACGTACGT"] * 30)
+    masked = Refine(remask_fraction=0.3).remask(DNA, x, x, 0.3, GEN().manual_seed(5))
+    is_mask = masked == DNA.mask_id
+    assert (is_mask.sum(1) == 6).all() and torch.equal(masked[~is_mask], x[~is_mask])
+    assert len({tuple(row.tolist()) for row in is_mask}) > 20  # uniform: different positions per row
+
+
+def test_refine_lowest_confidence_re_masks_the_tokens_the_denoiser_likes_least():
+    logits = torch.zeros(20, 4)
+    logits[:, 0] = 3.0  # the denoiser is confident in A everywhere
+    model = table_model(logits, "ACGT", num_steps=10)
+    x = model.encode_samples(["AAAAAAAAAAAAAAAACCCC"] * 16)
+    masked = Refine(remask_fraction=0.5, lowest_confidence=True).remask(model, x, x, 0.5, GEN().manual_seed(6))
+    assert (masked[x == 1] == model.mask_id).all()  # the probe covers 2 x 10 positions: the 4 C's go first
+    assert ((masked == model.mask_id).sum(1) == 10).all()
+
+
+@pytest.mark.parametrize("max_edits", [0, 2, 5])
+def test_refine_honours_max_edits_over_many_rounds(tmp_path, max_edits):
+    seeds = ["CCCCCCCCCCGGGGGGGGGG", "GGGGGGGGGGCCCCCCCCCC"]
+    sampler = Refine(rounds=6, remask_fraction=0.5, init=seeds_file(tmp_path, seeds), max_edits=max_edits,
+                     alpha=None, num_candidates=4)
+    x = sampler.sample(DNA, CountLetter(), 16, GEN().manual_seed(7), lambda r: None)
+    distance = (x != DNA.encode_samples(seeds * 8)).sum(1)
+    assert distance.max() <= max_edits and distance.float().mean() >= 0.7 * max_edits  # the reward uses the edits
+
+
+def test_refine_from_a_first_pass_beats_that_pass():
+    draws = [s.sample(DNA, CountLetter(), 32, GEN().manual_seed(8), lambda r: None)
+             for s in (Refine(rounds=3, num_candidates=3), SVDD(3), Ancestral())]
+    refined, first, plain = (CountLetter()(DNA.decode(x)).mean() for x in draws)
+    assert refined > first > plain
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("bad.fasta", ">a\nACGTACGTACGTACGTACGT\n>b\nACGTNCGTACGTACGTACGT\n", r"bad.fasta:3: .*token 'N' is not in"),
+    ("short.fasta", ">a\nACGT\n", r"short.fasta:1: 'ACGT' has 4 tokens; the model's length is 20"),
+    ("headless.fasta", "ACGT\n", r"headless.fasta:1: sequence before the first '>'"),
+    ("empty.txt", "\n\n", r"holds no seeds")])
+def test_bad_seed_files_are_one_line_errors_naming_file_and_line(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UserError, match=message):
+        Refine(init=str(path)).sample(DNA, CountLetter(), 2, GEN().manual_seed(0), lambda r: None)
+
+
+def test_unparsable_smiles_name_the_file_and_line(compose_config, tmp_path):
+    model = instantiate(compose_config(["domain=molecule", "reward=qed", "device=cpu"]).model)
+    path = tmp_path / "hits.smi"
+    path.write_text("CCO\nc1ccccc1O\nC1CC(\n")
+    with pytest.raises(UserError, match=r"hits.smi:3: 'C1CC\(' is not a valid SMILES"):
+        Refine(init=str(path)).sample(model, CountLetter(), 2, GEN().manual_seed(0), lambda r: None)
+    path.write_text("CCO\nc1ccccc1O\n")
+    x = Refine(init=str(path), rounds=1, num_candidates=2, alpha=None, max_edits=0).sample(
+        counted_model(model, Counters(), 64), CountLetter(), 2, GEN().manual_seed(0), lambda r: None)
+    assert model.decode(x) == ["CCO", "Oc1ccccc1"]  # max_edits = 0: the seeds come back unchanged
+
+
+@pytest.mark.parametrize("schedule", [exp, linear, sigmoid])
+def test_dsearch_widths_shrink_from_oversample_b_to_b(schedule):
+    widths = Beam(num_beams=3, num_children=2, width_schedule=schedule, oversample=4).widths(10)
+    assert widths[0] == 12 and widths[-1] == 3 and widths == sorted(widths, reverse=True)
+
+
+@pytest.mark.parametrize("kwargs", [{"width_schedule": exp, "oversample": 3}, {"search_every": 2},
+                                    {"lookahead": 1, "search_every": 3}, {"alpha": 0.3, "oversample": 2,
+                                                                           "width_schedule": linear}])
+def test_dsearch_beam_costs_what_it_says_and_steers(kwargs):
+    model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
+    sampler, counters = Beam(2, 3, **kwargs), Counters()
+    x = sampler.sample(counted_model(model, counters, 99), counted_reward(CountLetter(), counters, -1), 16,
+                       GEN().manual_seed(9), lambda r: None)
+    assert counters.nfe == 16 * sampler.nfe(6)
+    assert CountLetter()(model.decode(x)).mean() > 2.5 + 1.5  # ancestral: 2.5
+
+
+def test_dsearch_with_exhaustive_width_finds_the_best_word():
+    x = Beam(num_beams=27, num_children=27, width_schedule=exp, oversample=3).sample(
+        MODEL, REWARD, 3, GEN().manual_seed(10), lambda r: None)
+    assert REWARD(MODEL.decode(x)).tolist() == [max(REWARD.table.values())] * 3
+
+
+def test_new_samplers_compose_from_their_configs(compose_config):
+    for name, extra in (("svdd_r", []), ("refine", ["sampler.rounds=2"]), ("tree", []), ("particle_gibbs", []),
+                        ("beam", ["sampler/width_schedule=exp", "sampler.oversample=4", "sampler.lookahead=2"])):
+        sampler = instantiate(compose_config([f"sampler={name}", *extra]).sampler)
+        assert sampler.nfe(STEPS) > 0
+
+
+def tiny_image_model(steps: int = 10):
+    from svdd_cli.models.gaussian import GaussianDiffusion, GaussianKernel
+    from tests.tiny_image_models import tiny_scheduler, tiny_unet
+
+    torch.manual_seed(0)
+    return GaussianDiffusion(tiny_unet(), GaussianKernel(tiny_scheduler(), steps))
+
+
+def test_gaussian_renoise_draws_the_forward_marginal():
+    from svdd_cli.samplers.refine import renoise
+
+    model = tiny_image_model()
+    t = model.timesteps()[6]
+    x0 = torch.rand(1, 1, 8, 8).expand(4000, -1, -1, -1) * 2 - 1
+    x_t = renoise(model, x0, t, GEN().manual_seed(0))
+    a = model.kernel.abar(t)
+    assert torch.allclose(x_t.mean(0), a ** 0.5 * x0[0], atol=0.08)  # std of a mean of 4000: ~0.016
+    assert x_t.var(0).mean().item() == pytest.approx(1 - a, rel=0.05)
+
+
+def test_refine_edits_png_seeds_with_a_gaussian_model(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    for i in range(2):
+        Image.fromarray((np.random.default_rng(i).random((8, 8)) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+    model, counters = tiny_image_model(), Counters()
+    sampler = Refine(rounds=2, remask_fraction=0.3, init=str(tmp_path), num_candidates=2)
+    x = sampler.sample(counted_model(model, counters, 99), counted_reward(Brightness(), counters, -1), 4,
+                       GEN().manual_seed(1), lambda r: None)
+    assert x.shape == (4, 1, 8, 8) and counters.nfe == 4 * sampler.nfe(10)
+    with pytest.raises(UserError, match="max_edits bounds a Hamming distance"):
+        Refine(init=str(tmp_path), max_edits=3).sample(model, Brightness(), 2, GEN().manual_seed(0), lambda r: None)
+    Image.fromarray(np.zeros((9, 8), dtype=np.uint8)).save(tmp_path / "big.png")
+    with pytest.raises(UserError, match=r"big.png: image 0 has shape \(1, 9, 8\)"):
+        Refine(init=str(tmp_path)).sample(model, Brightness(), 2, GEN().manual_seed(0), lambda r: None)
+
+
+class Brightness:
+    domains = ("image",)
+
+    def __call__(self, images: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([image.mean() for image in images])

@@ -1,0 +1,62 @@
+"""Layering: no import runs back up (base <- models, rewards, domains, value <- samplers <- app <- cli), and no
+capability is probed by name (hasattr/getattr) in samplers or the app."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "svdd_cli"
+LAYERS = [  # lowest first; a module may import its own layer and the ones below
+    ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose)$"),
+    ("library", r"svdd_cli\.(models|rewards|domains|value)(\..+)?$"),
+    ("samplers", r"svdd_cli\.samplers(\..+)?$"),
+    ("app", r"svdd_cli\.(api|writer|run|train_value|summary|plots|outputs|report|merge)$"),
+    ("cli", r"svdd_cli(\.cli)?$"),
+]
+
+
+def layer(module: str) -> int:
+    return next(k for k, (_, pattern) in enumerate(LAYERS) if re.match(pattern, module))
+
+
+def modules() -> dict[str, Path]:
+    return {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in PACKAGE.rglob("*.py")}
+
+
+NAMES = set(modules())
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("svdd_cli"):
+            found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in NAMES else node.module
+                      for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("svdd_cli")}
+    return found
+
+
+def test_no_import_runs_back_up():
+    upward = [f"{name} ({LAYERS[layer(name)][0]}) imports {target} ({LAYERS[layer(target)][0]})"
+              for name, path in modules().items() for target in imports(path) if layer(target) > layer(name)]
+    assert upward == []
+
+
+def test_no_sampler_imports_another_sampler():
+    """A sampler module is one a configs/sampler/<name>.yaml targets; shared pieces live in modules of their own."""
+    configs = PACKAGE.parent / "configs" / "sampler"
+    samplers = {re.search(r"_target_: (svdd_cli\.samplers\.\w+)\.", p.read_text())[1] for p in configs.glob("*.yaml")}
+    crossing = [f"{n} imports {t}" for n in samplers for t in imports(modules()[n]) if t in samplers and t != n]
+    assert len(samplers) >= 10 and crossing == []
+
+
+def test_no_capability_probes_in_samplers_or_the_app():
+    probes = re.compile(r"\bhasattr\(|\bgetattr\([^,]+,\s*[\"']")  # an attribute asked for by its name
+    found = [f"{n}:{i + 1}" for n, p in modules().items()
+             if n.startswith("svdd_cli.samplers") or layer(n) >= 3
+             for i, line in enumerate(p.read_text().splitlines()) if probes.search(line)]
+    assert found == []

@@ -1,0 +1,95 @@
+"""Naturalness figures on tiny inputs with known answers, the summary's block and its warning lines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from svdd_cli.naturalness import sequence as nat
+from svdd_cli.naturalness.motifs import MotifScanner
+from svdd_cli.naturalness.reference import compare, subset_table
+from svdd_cli.naturalness.rna import rna_figures
+from svdd_cli.naturalness.warnings import applies, warnings
+from tests.test_cli import TINY, svdd
+
+
+def test_kmer_spectrum_and_correlation():
+    s = "ACGTTGCAAACCGGTT"
+    spectrum = nat.kmer_spectrum([s], "ACGT", 3)
+    assert spectrum.shape == (64,) and spectrum.sum() == pytest.approx(1.0)
+    assert nat.pearson(spectrum, spectrum) == pytest.approx(1.0)
+    assert nat.total_variation(spectrum, spectrum) == 0.0
+    assert nat.total_variation(nat.kmer_spectrum(["AAAA"], "ACGT"), nat.kmer_spectrum(["CCCC"], "ACGT")) == 1.0
+    assert nat.kmer_spectrum(["AAAA"], "ACGT")[0] == 1.0  # AAA is the first 3-mer
+
+
+def test_composition_repeats_and_diversity():
+    assert nat.gc_content("GGCA") == 0.75
+    assert nat.homopolymer_fraction(["AAAAAACG", "ACGTACGT"], 6) == pytest.approx(6 / 16)
+    assert nat.homopolymer_fraction(["AAAAACGT"], 6) == 0.0
+    assert nat.dust_score("AAAAAA") == pytest.approx(4 * 3 / 2 / 3)  # 4 x AAA
+    assert nat.low_complexity_fraction(["A" * 80, "ACGTTGCAGTCAATGC" * 5]) == 0.5
+    assert nat.hamming_diversity(["AAAA", "AAAA"]) == 0.0
+    assert nat.hamming_diversity(["AAAA", "CCCC", "AACC"]) == pytest.approx((1 + 0.5 + 0.5) / 3)
+    assert nat.distinct_kmer_fraction(["ACGTAC", "ACGTAC"], 6) == 0.5
+    quantiles = list(np.linspace(0, 1, 101))
+    assert nat.percentile(0.5, quantiles) == pytest.approx(50, abs=1) and nat.percentile(2.0, quantiles) == 100
+
+
+def test_motif_hits_per_kb():
+    scanner = MotifScanner({"HNF4A": "MA0114.5"})
+    consensus = "".join("ACGT"[i] for i in np.argmax([[scanner.filters[0][0][b, j] for b in range(4)]
+                                                       for j in range(scanner.filters[0].shape[-1])], axis=1))
+    padded = "C" * 50 + consensus + "C" * (150 - len(consensus))
+    assert scanner.hits_per_kb([padded])["HNF4A"] >= 5.0  # >= 1 site in 200 nt
+    assert scanner.hits_per_kb(["C" * 200])["HNF4A"] == 0.0
+
+
+def test_rna_figures_of_known_sets():
+    seqs = ["GCCACCAUGGCC", "AAAGCCACCCCC"]  # -3: G (purine), C
+    f = rna_figures(seqs, [-3.0, -1.0], nat.kmer_spectrum(seqs, "ACGU"), list(np.linspace(-10, 0, 101)))
+    assert f["kmer3_distance"] == 0.0 and f["uaug_rate"] == 0.5
+    assert f["kozak_purine_rate"] == 0.5
+    assert f["mfe_median"] == -2.0 and f["more_stable_than_real"] == 0.0
+
+
+def test_compare_puts_real_subsets_of_the_same_size_alongside():
+    table = subset_table([[{"x": 1.0}, {"x": 3.0}], [{"x": 2.0}, {"x": 2.0}]], [8, 16])
+    out = compare({"x": 0.5}, table, 8, ranged={"x": "both"})
+    assert out["real"]["x"] == 2.0 and out["real_range"]["x"] == [pytest.approx(1.1), pytest.approx(2.9)]
+    assert compare({"x": 0.5}, table, 8, ranged={"x": "low"})["real_range"]["x"] == [pytest.approx(1.1), None]
+    assert compare({"x": 0.5}, table, 4, ranged={"x": "both"})["real"] == {}  # too few samples to compare
+
+
+def test_warning_lines():
+    quantiles = {"p1": -2.0, "p5": -1, "p50": 0, "p95": 1, "p99": 2}
+    entry = {"checkpoint": "oracle", "data": "real test", "quantiles": quantiles}
+    rows = [{"reward": 5.0, "evaluation_reward": 3.0}] * 3
+    natural = {"gc_median": 0.3, "real_range": {"gc_median": [0.35, 0.6]}}
+    lines = warnings(rows, {"reward": entry, "evaluation_reward": entry}, natural, 5.0, 0.0)
+    assert len(lines) == 3 and "reward (oracle) is extrapolating" in lines[0]
+    assert "gc_median 0.3 (real 0.35..0.6)" in lines[2] and "evaluation_reward median 3" in lines[2]
+    assert warnings([{"reward": 0.5}], {"reward": entry}, {"real_range": {}}, 0.5, 0.0) == []
+    above = {"low_complexity_frac": 0.0, "real_range": {"low_complexity_frac": [None, 0.06]}}  # fewer repeats: fine
+    assert warnings([{"reward": 0.5}], {"reward": entry}, above, 0.5, 0.0) == []
+    assert applies(entry, None) and applies(entry, {"checkpoint": "/x/oracle"}) and not applies(entry, {})
+
+
+def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
+    result = svdd("run", *TINY, "num_samples=8", "batch_size=8", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    natural = summary["naturalness"]
+    assert -1 <= natural["kmer3_r_hepg2"] <= 1 and 0.8 < natural["real"]["kmer3_r_hepg2"] < 0.95  # n=8
+    assert natural["real"]["gc_p5"] == 0.355 and natural["real_range"]["gc_median"] == [0.355, 0.615]
+    assert {"motif_HNF4A_per_kb", "motif_CTCF_per_kb", "hamming_diversity", "distinct6_frac"} <= set(natural)
+    assert set(summary["evaluations"]) == {"evaluation_reward", "evaluation_kmer"}
+    assert summary["real_quantiles"]["evaluation_kmer"]["checkpoint"] == "dna_kmer_oracle"
+    assert summary["real_quantiles"]["reward"]["p99"] > summary["real_quantiles"]["reward"]["p1"]
+    assert isinstance(summary["warnings"], list)
+    other = svdd("run", *TINY, "num_samples=8", "batch_size=8", "reward=motifs", f"hydra.run.dir={tmp_path / 'm'}")
+    assert other.returncode == 0, other.stderr
+    motifs = json.loads((tmp_path / "m" / "summary.json").read_text())
+    assert "reward" not in motifs["real_quantiles"]  # the enhancer oracle's quantiles do not apply to motifs
