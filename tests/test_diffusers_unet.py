@@ -16,7 +16,7 @@ from tests.tiny_image_models import single_thread, tiny_scheduler, tiny_unet
 
 RUN = ["domain=image", "model=diffusers_unet", "model.num_steps=3", "num_samples=2", "batch_size=2",
        "reference_samples=0", "likelihood_draws=1", "device=cpu", "reward=compressibility", "sampler=svdd",
-       "sampler.num_candidates=2", "domain.classifier=null"]
+       "sampler.num_candidates=2", "sampler.guide_from=0.0", "domain.classifier=null"]
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 
 import pytest
 import torch
@@ -95,8 +96,8 @@ def gravy_run(tmp_path, esm, sampler: str) -> list[float]:
 
 def test_svdd_beats_ancestral_on_gravy_with_a_tiny_esm(tmp_path):
     esm = save_tiny_esm(tmp_path / "esm")
-    ancestral, steered = gravy_run(tmp_path, esm, "ancestral"), gravy_run(tmp_path, esm, "svdd")
-    assert min(steered) > max(ancestral), (steered, ancestral)
+    ancestral, steered = gravy_run(tmp_path, esm, "ancestral"), gravy_run(tmp_path, esm, "svdd")  # svdd's defaults
+    assert statistics.median(steered) > statistics.median(ancestral) + 0.5, (steered, ancestral)
 
 
 def test_the_shipped_prior_runs_with_naturalness_against_heldout_proteins(tmp_path):
