@@ -101,3 +101,17 @@ def test_dps_with_the_differentiable_gravy_raises_hydropathy(esm):
     guided = DPS(scale=20.0).sample(model, reward, 8, torch.Generator().manual_seed(0), lambda record: None)
     plain, guided = reward(model.decode(plain)), reward(model.decode(guided))
     assert guided.mean() > plain.mean() + 1.0, (guided, plain)
+
+
+def test_refine_edits_given_proteins_within_max_edits(compose_config, esm, tmp_path):
+    seeds = ["MKTAYIAKQRQISFVKSHFSRQLEERLG", "GDVEKGKKIFIMKCSQCHTVEKGGKHKT"]
+    (tmp_path / "seeds.fasta").write_text("".join(f">seed{i}\n{s}\n" for i, s in enumerate(seeds)))
+    cfg = compose_config(["domain=protein", "model=hf_masked_lm", f"model.path={esm}", "model.length=28",
+                          "model.num_steps=4", "reward=instability", "sampler=refine", "sampler.rounds=2",
+                          "sampler.num_candidates=2", f"sampler.init={tmp_path / 'seeds.fasta'}", "sampler.max_edits=3",
+                          "num_samples=4", "batch_size=4", "reference_samples=0", "likelihood_draws=1", "device=cpu"])
+    run_module.run(cfg, tmp_path / "run")
+    samples = [line.split(",")[1] for line in (tmp_path / "run" / "samples.csv").read_text().splitlines()[1:]]
+    assert len(samples) == 4
+    for s in samples:
+        assert min(sum(a != b for a, b in zip(s, seed)) for seed in seeds) <= 3

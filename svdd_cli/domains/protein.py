@@ -62,12 +62,10 @@ def mean_pairwise_identity(seqs: list[str]) -> float:
 class ProteinDomain:
     """Fixed-length proteins (implements core.Domain); composes SequenceDomain for the model check and FASTA."""
 
-    name = "protein"
-
-    def __init__(self, alphabet: str = AMINO_ACIDS, reference: str | Path | None = None) -> None:
+    def __init__(self, name: str = "protein", alphabet: str = AMINO_ACIDS, reference: str | Path | None = None) -> None:
         if sorted(alphabet) != sorted(AMINO_ACIDS):
             raise UserError(f"domain.alphabet={alphabet} must be the 20 amino acids {AMINO_ACIDS} in some order")
-        self.alphabet = alphabet
+        self.name, self.alphabet = name, alphabet
         self.sequence = SequenceDomain(self.name, alphabet)
         self.reference = self._load(reference) if reference else None
 
