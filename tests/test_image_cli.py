@@ -49,7 +49,7 @@ def test_compressibility_run_writes_every_output(tmp_path):
 
 def test_classifier_best_of_n_run(compose_config, tmp_path):
     cfg = compose_config([*TINY, "reward=classifier", "reward.target_class=sneaker", "sampler=best_of_n",
-                          "sampler.n_candidates=2"])
+                          "sampler.num_candidates=2"])
     median = run_module.run(cfg, tmp_path)
     rows = [json.loads(line) for line in open(tmp_path / "samples.jsonl")]
     assert len(rows) == 3 and median <= 0 and all(r["reward"] <= 0 for r in rows)

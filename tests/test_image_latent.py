@@ -52,7 +52,7 @@ def test_the_pipelines_own_pndm_scheduler_is_refused(sd):
 
 @pytest.mark.parametrize("sampler", ["svdd", "best_of_n"])
 def test_run_end_to_end_on_the_tiny_pipeline(compose_config, sd, tmp_path, sampler):
-    extra = ["sampler.num_candidates=2"] if sampler == "svdd" else ["sampler.n_candidates=2"]
+    extra = ["sampler.num_candidates=2", *(["sampler.guide_from=0.0"] if sampler == "svdd" else [])]
     cfg = compose_config(["domain=image", "model=stable_diffusion", f"model.path={sd}", "model.prompt=a cat",
                           "reward=compressibility", f"sampler={sampler}", *extra, *STEPS])
     median = run_module.run(cfg, tmp_path)
