@@ -93,3 +93,8 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     assert other.returncode == 0, other.stderr
     motifs = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert "reward" not in motifs["real_quantiles"]  # the enhancer oracle's quantiles do not apply to motifs
+    report = svdd("report", str(tmp_path), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "3-mer r HepG2 (real)" in table and "kmer median" in table and "GC median (real p5..p95)" in table
+    assert table.count("(0.355..0.615)") == 2  # both runs show their GC against real HepG2 sites' p5..p95
