@@ -140,9 +140,15 @@ def main() -> None:
     out = Path("docs") / f"tradeoff_{args.domain}.png"
     plot(args.domain, points, real, out)
     (Path("docs") / f"tradeoff_{args.domain}.json").write_text(json.dumps({"points": points, "real": real}, indent=1))
+    print("| point | NFE / sample | reward median | held-out median | " + " | ".join(k for k, _ in figures) + " |")
+    print("|---|---|---|---|" + "---|" * len(figures))
     for p in points:
-        print(f"{p['label']:28s} NFE {p['nfe']:5.0f}  reward {p['reward']:7.3f}  "
-              f"held-out {p['evaluation_reward']:7.3f}  " + "  ".join(f"{k} {p[k]:.3f}" for k, _ in figures))
+        print(f"| {p['label']} | {p['nfe']:.0f} | {p['reward']:.3f} | {p['evaluation_reward']:.3f} | "
+              + " | ".join(f"{p[k]:.3f}" for k, _ in figures) + " |")
+    cell = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    print(f"| real data (sets of 32; oracle medians) | - | {cell(real['reward'])} | "
+          f"{cell(real['evaluation_reward'])} | "
+          + " | ".join(cell(real[k]) for k, _ in figures) + " |")
     print(f"wrote {out}")
 
 

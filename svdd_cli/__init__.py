@@ -1,6 +1,6 @@
 """svdd: steer pre-trained diffusion models toward high rewards at inference time (SVDD and relatives).
 
-From Python: `svdd_cli.load_model`, `svdd_cli.load_reward`, `svdd_cli.steer` (svdd_cli/api.py). They are
+From Python: `svdd_cli.load_model`, `load_reward`, `load_sampler`, `steer` (svdd_cli/api.py). They are
 imported on first use, so that `svdd --help` answers without loading torch.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.2.0"
-__all__ = ["Result", "Settings", "load_domain", "load_model", "load_reward", "steer"]
+__all__ = ["Result", "Settings", "load_domain", "load_model", "load_reward", "load_sampler", "steer"]
 
 
 def __getattr__(name: str) -> Any:

@@ -88,6 +88,12 @@ def load_reward(name: str, **settings: Any) -> Reward:
     return instantiate_part(node, "reward")
 
 
+def load_sampler(name: str, **settings: Any) -> Sampler:
+    """A sampler from configs/sampler/<name>.yaml with its shipped defaults; keywords override sampler.<key>."""
+    cfg = compose_config([f"sampler={name}"])
+    return instantiate_part(_override(cfg.sampler, settings, "sampler"), "sampler")
+
+
 def load_domain(name: str) -> Domain:
     """A domain from configs/domain/<name>.yaml."""
     return instantiate_part(compose_config([f"domain={name}"]).domain, "domain")

@@ -7,6 +7,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,31 +17,30 @@ from svdd_cli.errors import UserError
 from svdd_cli.samplers.svdd import SVDD
 from tests.test_cli import svdd
 
-EXAMPLE = '''
-import svdd_cli
-from svdd_cli.samplers.svdd import SVDD
-
-model = svdd_cli.load_model("dna", num_steps=4, path=PATH)     # a domain's model; settings as keywords
-reward = svdd_cli.load_reward("enhancer")                      # any configs/reward option ...
-result = svdd_cli.steer(model, reward, SVDD(num_candidates=3), num_samples=4, seed=0)
-print(len(result.samples), result.rewards.shape, result.nfe)
-
-def gc(samples):                                               # ... or a plain function
-    return [(s.count("G") + s.count("C")) / len(s) for s in samples]
-
-mine = svdd_cli.steer(model, gc, SVDD(num_candidates=3), num_samples=4, seed=0, out="runs/mine")
-print(max(abs(a - b) for a, b in zip(mine.rewards.tolist(), gc(mine.samples))) < 1e-6)
-'''
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_readme_example_runs_outside_the_checkout(tiny_checkpoint, tmp_path):
-    code = EXAMPLE.replace("PATH", repr(tiny_checkpoint))
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+def readme_example() -> str:
+    """The README's "Use from Python" code block."""
+    text = README.read_text().split("## Use from Python", 1)[1]
+    return text.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_example_runs_outside_the_checkout(tmp_path):
+    """The README's example as written, shrunk (4 samples, 3 steps, M = 3) so that it takes seconds."""
+    code = readme_example()
+    shrunk = code.replace("num_steps=20", "num_steps=3").replace("num_samples=64", "num_samples=4")
+    shrunk = shrunk.replace("num_candidates=10", "num_candidates=3")
+    assert shrunk.count("num_samples=4") == 2 and "num_steps=3" in shrunk and "num_candidates=3" in shrunk
+    result = subprocess.run([sys.executable, "-c", shrunk], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["4 torch.Size([4]) 40", "True"]  # NFE: 4 x (1 + M (T - 1))
+    first, second = result.stdout.strip().split("\n")[-2:]
+    assert len(first.split()[0]) == 20 and int(first.split()[-1]) >= 4 * 3  # 20 letters of a sample; NFE
     summary = json.loads((tmp_path / "runs" / "mine" / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["choices"]["reward"] == "gc"
-    assert (tmp_path / "runs" / "mine" / "samples.csv").exists()
+    assert float(second.split()[0]) == summary["reward"]["median"] and second.split()[1] == "runs/mine"
+    rows = list(csv.DictReader(open(tmp_path / "runs" / "mine" / "samples.csv")))
+    assert len(rows) == 4
 
 
 def test_same_seed_same_samples_as_the_cli(tiny_checkpoint, tmp_path):
@@ -50,9 +50,10 @@ def test_same_seed_same_samples_as_the_cli(tiny_checkpoint, tmp_path):
     assert svdd("run", *overrides, f"hydra.run.dir={tmp_path}").returncode == 0
     cli = [row["sequence"] for row in csv.DictReader(open(tmp_path / "samples.csv"))]
     model = svdd_cli.load_model("dna", num_steps=4, path=tiny_checkpoint, device="cpu")
-    result = svdd_cli.steer(model, svdd_cli.load_reward("enhancer", device="cpu"), SVDD(num_candidates=2),
+    sampler = svdd_cli.load_sampler("svdd", num_candidates=2)  # the CLI's defaults (configs/sampler/svdd.yaml)
+    result = svdd_cli.steer(model, svdd_cli.load_reward("enhancer", device="cpu"), sampler,
                             num_samples=5, seed=3, batch_size=3, likelihood_draws=1)
-    assert result.samples == cli and result.nfe == 5 * (1 + 2 * 3)
+    assert result.samples == cli and result.nfe == json.loads((tmp_path / "summary.json").read_text())["nfe"]
 
 
 def test_api_mistakes_are_user_errors(tiny_checkpoint):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from svdd_cli.naturalness import sequence as nat
 from svdd_cli.naturalness.motifs import MotifScanner
 from svdd_cli.naturalness.reference import compare, subset_table
 from svdd_cli.naturalness.rna import rna_figures
 from svdd_cli.naturalness.warnings import applies, warnings
+from svdd_cli.rewards.kmer_oracle import KmerOracle
 from tests.test_cli import TINY, svdd
 
 
@@ -93,3 +96,17 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     assert other.returncode == 0, other.stderr
     motifs = json.loads((tmp_path / "m" / "summary.json").read_text())
     assert "reward" not in motifs["real_quantiles"]  # the enhancer oracle's quantiles do not apply to motifs
+    report = svdd("report", str(tmp_path), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "report" / "report.md").read_text()
+    assert "3-mer r HepG2 (real)" in table and "kmer median" in table and "GC median (real p5..p95)" in table
+    assert table.count("(0.355..0.615)") == 2  # both runs show their GC against real HepG2 sites' p5..p95
+
+
+def test_kmer_oracle_scores_and_penalties():
+    oracle = KmerOracle(Path(__file__).parent.parent / "checkpoints" / "dna_kmer_oracle")
+    assert oracle.features(["ACGT" * 50]).shape == (1, 340 + 6)
+    scores = oracle(["ACGT" * 50, "ACGT" * 10, "N" * 200, "A" * 200])
+    assert scores[1] == -20.0 and scores[2] == -20.0 and torch.isfinite(scores[[0, 3]]).all()
+    mean_features = oracle.mean[None]  # standardised to zero: the logit is the bias alone
+    assert oracle.logits(mean_features).item() == pytest.approx(oracle.bias.item(), abs=1e-5)

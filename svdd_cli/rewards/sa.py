@@ -1,19 +1,8 @@
-"""Synthetic accessibility as (10 - SA) / 9 in [0, 1] (RDKit Contrib sascorer), as in the SVDD paper.
+"""Synthetic accessibility as (10 - SA) / 9 in [0, 1] (RDKit Contrib sascorer), as in the SVDD paper."""
 
-Scored per canonical SMILES through the shared process pool + cache (rewards/pool.py); a SMILES RDKit cannot parse
-gets `penalty` and is counted in stats().
-"""
-
-from __future__ import annotations
-
-from svdd_cli.domains.chem import canonical_smiles, normalized_sa
-from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.domains.chem import normalized_sa
+from svdd_cli.rewards.molecular import MolecularScore
 
 
-class Sa(PooledReward):
-    """Synthetic accessibility as of SMILES strings: list of B SMILES -> (B,)."""
-
-    domains = ("molecule",)
-
-    def __init__(self, penalty: float = 0.0, workers: int = 0) -> None:
-        super().__init__(normalized_sa, penalty, workers, key=canonical_smiles)
+class Sa(MolecularScore):
+    score = staticmethod(normalized_sa)
