@@ -231,3 +231,30 @@ class Brightness:
 
     def __call__(self, images: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack([image.mean() for image in images])
+
+
+def test_frontier_table_averages_seeds_and_reports_the_ratio_over_best_of_n(tmp_path):
+    import importlib.util
+    import json
+
+    from tests.conftest import CONFIGS
+
+    spec = importlib.util.spec_from_file_location("frontier", CONFIGS.parent / "scripts" / "frontier.py")
+    frontier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(frontier)
+    for job, (sampler, seed, median) in enumerate([("ancestral", 0, 1.0), ("best_of_n", 0, 2.0),
+                                                   ("svdd_r", 0, 5.0), ("svdd_r", 1, 6.0)]):
+        folder = tmp_path / f"{job}-{sampler}"
+        folder.mkdir()
+        stats = {"median": median, "top10": median + 1}
+        (folder / "summary.json").write_text(json.dumps({
+            "choices": {"sampler": sampler, "domain": "dna", "reward": "enhancer"}, "seed": seed, "nfe_budget": 500,
+            "reward": stats, "evaluation_reward": stats, "naturalness": {"log_likelihood": {"median": -1.0}},
+            "nfe_per_sample": 491, "wall_s": 3.0, "num_samples": 2}))
+        (folder / "samples.csv").write_text("id,sequence\ns0,ACGT\ns1,ACGT\n")
+    found = frontier.points(tmp_path)
+    rows = frontier.table(found, ["ancestral", "best_of_n", "svdd_r"]).splitlines()
+    assert rows[-1].split(" | ")[:3] == ["| svdd_r", "500", "5.500"] and rows[-1].endswith("| 2 | 4.50 |")
+    assert " 0.50 " in rows[-1]  # distinct: one sequence of two
+    frontier.plot(found, ["ancestral", "best_of_n", "svdd_r"], tmp_path / "frontier.png")
+    assert (tmp_path / "frontier.png").stat().st_size > 1000
