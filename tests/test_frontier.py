@@ -21,8 +21,7 @@ from svdd_cli.samplers.svdd import SVDD
 from svdd_cli.samplers.svdd_r import SVDDR
 from svdd_cli.samplers.tree import Tree
 from tests.conftest import CountLetter, log_uniform, table_model
-from tests.test_smc_family import (  # noqa: F401
-    ALPHA, ALPHABET, LENGTH, MODEL, REWARD, STEPS, WORDS, frequencies, p, tilted, tv)
+from tests.test_smc_family import ALPHA, ALPHABET, LENGTH, MODEL, REWARD, STEPS, WORDS, frequencies, p, tilted, tv  # noqa: F401
 
 GEN = torch.Generator
 
