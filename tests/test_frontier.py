@@ -21,7 +21,19 @@ from svdd_cli.samplers.svdd import SVDD
 from svdd_cli.samplers.svdd_r import SVDDR
 from svdd_cli.samplers.tree import Tree
 from tests.conftest import CountLetter, log_uniform, table_model
-from tests.test_smc_family import ALPHA, ALPHABET, LENGTH, MODEL, REWARD, STEPS, WORDS, frequencies, p, tilted, tv  # noqa: F401
+from tests.test_smc_family import (
+    ALPHA,
+    ALPHABET,
+    LENGTH,
+    MODEL,
+    REWARD,
+    STEPS,
+    WORDS,
+    frequencies,
+    p,  # noqa: F401  (the exact law fixture)
+    tilted,
+    tv,
+)
 
 GEN = torch.Generator
 
@@ -261,7 +273,7 @@ def test_frontier_table_averages_seeds_and_reports_the_ratio_over_best_of_n(tmp_
     assert (tmp_path / "frontier.png").stat().st_size > 1000
 
 
-def svdd_r_pair_law(alpha: float) -> Tensor:
+def svdd_r_pair_law(alpha: float) -> torch.Tensor:
     """Exact law over WORDS of one sample of svdd_r with a batch of n = 2, M = 1 candidate (the pre-trained
     proposal) and multinomial resampling whenever ESS < 2: the joint law of the pair pushed through each step's
     two independent proposals and the resampling of the pair by exp(v / alpha), v = r(x0-hat) (r(x_0) at the end)."""
