@@ -318,3 +318,14 @@ def test_svdd_r_follows_its_exact_law_on_a_batch_of_two():
     assert tv(frequencies(torch.cat(draws)), law) < 0.03  # measured 0.024 with 3000 systems (noise ~0.03)
     plain = frequencies(SVDD(1).sample(MODEL, REWARD, 40_000, GEN().manual_seed(12), lambda r: None))
     assert tv(law, plain) > 0.15  # the resampling matters: 0.23 from ancestral sampling (svdd with M = 1)
+
+
+@pytest.mark.parametrize("sampler", [SVDDR(2, alpha=0.5), Refine(rounds=1, num_candidates=2), Tree(budget=15),
+                                     ParticleGibbs(2, 2, 0.5), Beam(1, 2, width_schedule=exp, oversample=2)],
+                         ids=["svdd_r", "refine", "tree", "particle_gibbs", "dsearch"])
+def test_every_new_sampler_runs_on_a_gaussian_model_within_its_cost(sampler):
+    model, counters = tiny_image_model(), Counters()
+    x = sampler.sample(counted_model(model, counters, 99), counted_reward(Brightness(), counters, -1), 3,
+                       GEN().manual_seed(2), lambda r: None)
+    assert x.shape == (3, 1, 8, 8) and torch.isfinite(x).all()
+    assert counters.nfe == 3 * sampler.nfe(10)
