@@ -50,7 +50,11 @@ def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overri
                 for seed in seeds:
                     cfg = compose(config_name="config", overrides=[f"sampler={sampler}", f"seed={seed}", *overrides])
                     parts = build(cfg)
-                    parts.sampler = parts.sampler.with_budget(budget, len(parts.model.timesteps()) - 1)
+                    try:
+                        parts.sampler = parts.sampler.with_budget(budget, len(parts.model.timesteps()) - 1)
+                    except ValueError as err:  # below this sampler's minimum: no point
+                        print(f"{sampler} budget={budget}: skipped, {err}", flush=True)
+                        continue
                     counters = Counters()
                     model = counted_model(parts.model, counters, cfg.max_batch, cfg.precision)
                     reward = counted_reward(parts.reward, counters, cfg.invalid_reward)

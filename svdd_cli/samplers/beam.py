@@ -10,7 +10,7 @@ exp, sigmoid), from oversample * B beams at x_T down to B at the end. Search onl
 (and always at the last): between searches every beam takes one pre-trained step (1 NFE). Returns each output's
 best beam at the end (top-1 by r(x_0)). With B = 1 and no schedule it is svdd's argmax selection with M = K.
 Cost per output (constant width): 1 + B K (T - 1), plus B K L per search step for the lookahead (fewer near the
-end); in general `nfe(steps)`. A budget sets B.
+end); in general `nfe(steps)`. A budget sets B, then K grows into what is left.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
-from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.budget import fit, fit_first, resized
 from svdd_cli.samplers.schedules import Schedule, constant
 from svdd_cli.samplers.selection import categorical
 from svdd_cli.samplers.steps import at_least, start
@@ -70,8 +70,11 @@ class Beam:
         return total
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
-        """As many beams B as the budget allows (K, L, schedule and oversample kept)."""
-        return fit(lambda b: resized(self, b=b), nfe_per_sample, steps, "num_beams")
+        """As many beams B as the budget allows at K children (or one beam when even that is over), then as many
+        children K as those beams allow."""
+        beams = fit_first(nfe_per_sample, steps, (lambda b: resized(self, b=b), "num_beams"),
+                          (lambda k: resized(self, b=1, k=k), "num_children"))
+        return fit(lambda k: resized(beams, k=k), nfe_per_sample, steps, "num_children")
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:

@@ -52,3 +52,12 @@ def fit(widths: Callable[[int], S], nfe_per_sample: int, steps: int, what: str) 
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if widths(mid).nfe(steps) <= nfe_per_sample else (lo, mid)
     return widths(lo)
+
+
+def fit_first(nfe_per_sample: int, steps: int, *options: tuple[Callable[[int], S], str]) -> S:
+    """fit() of the first (widths, what) option that fits the budget, the later ones narrower (e.g. fewer
+    candidates once one particle is all that fits); the last option's ValueError names the true minimum."""
+    for widths, what in options[:-1]:
+        if widths(1).nfe(steps) <= nfe_per_sample:
+            return fit(widths, nfe_per_sample, steps, what)
+    return fit(*options[-1][:1], nfe_per_sample, steps, options[-1][1])

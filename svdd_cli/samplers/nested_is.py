@@ -6,7 +6,7 @@ and keeps one m ~ softmax(v / alpha); its weight is multiplied by the nested imp
 (the numerator is an unbiased estimate of E_p[exp(v_s / alpha) | x_t]). Weights start at exp(v_T / alpha)
 and the last step's values are r(x_0), so the target is p(x_0) exp(r(x_0) / alpha). Resampled on low ESS
 as smc. svdd is nested_is that never resamples: with K = 1 it draws exactly svdd's samples (alpha > 0).
-Cost: 1 + M (T - 1) NFE per particle; a budget sets K (M kept).
+Cost: 1 + M (T - 1) NFE per particle; a budget sets K (M kept; M shrinks when one particle is all that fits).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import math
 
 import torch
 
-from svdd_cli.core import DiffusionModel, Reward, Trace
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.samplers.budget import fit_first, resized
 from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
 from svdd_cli.samplers.resampling import Scheme, systematic
 from svdd_cli.samplers.selection import categorical
@@ -34,6 +35,11 @@ class NestedIS(ParticleSampler):
 
     def nfe(self, steps: int) -> int:
         return self.k * (1 + self.m * (steps - 1))
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """As many particles K as the budget allows at M candidates (or fewer candidates for one particle)."""
+        return fit_first(nfe_per_sample, steps, (lambda k: resized(self, k=k), "num_particles"),
+                         (lambda m: resized(self, k=1, m=m), "num_candidates"))
 
     def particles(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                   trace: Trace) -> Particles:

@@ -9,7 +9,7 @@ ancestors multinomially from all K weights. At the end of a sweep the new refere
 lineage, drawn by the final weights. This Markov kernel on trajectories leaves the law of the target path
 invariant, so the reference after i sweeps converges to pi as i grows, at any K >= 2 (the first sweep is
 plain smc, biased O(1/K)). Returns the last reference. Cost: iterations x K x T NFE per output; a budget sets
-the iterations (K kept).
+the iterations at the configured K, then K grows into what is left.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
-from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.budget import fit_first, resized
 from svdd_cli.samplers.particles import value
 from svdd_cli.samplers.resampling import ess
 from svdd_cli.samplers.selection import categorical
@@ -42,8 +42,11 @@ class ParticleGibbs:
         return self.iterations * self.k * steps
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
-        """As many sweeps as the budget allows."""
-        return fit(lambda i: resized(self, iterations=i), nfe_per_sample, steps, "iterations")
+        """As many sweeps as the budget allows at K particles (or one sweep of fewer, >= 2, particles), then as many
+        particles as those sweeps allow."""
+        sweeps = fit_first(nfe_per_sample, steps, (lambda i: resized(self, iterations=i), "iterations"),
+                           (lambda k: resized(self, iterations=1, k=k + 1), "num_particles - 1"))
+        return resized(sweeps, k=nfe_per_sample // (sweeps.iterations * steps))
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:

@@ -12,7 +12,8 @@ SMILES per line, PNG folder), cycled to the batch. Then for rounds k = 1..K:
      eta kernels, abar_1 ~ 0);
   3. denoise from the time t* = f (mask rate f) with SVDD steps to x_0 (unmasked positions never change).
 Cost per sample: first pass 1 + M (T - 1) (none with seeds), then per round 1 + M (k* - 1) for the k* = round(f T)
-steps below t* (+ 1 for the confidence probe). A budget sets M (rounds kept).
+steps below t* (+ 1 for the confidence probe). A budget sets M at the configured rounds, then the rounds grow
+into what is left.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Encoder, MaskedKernel, Prediction, Reward, Sampler, Trace
 from svdd_cli.errors import UserError
-from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.budget import fit, fit_first, resized
 from svdd_cli.samplers.resampling import Resampling
 from svdd_cli.samplers.seeds import encode_seeds, read_seeds
 from svdd_cli.samplers.steps import at_least, start
@@ -60,8 +61,12 @@ class Refine:
         return first + self.rounds * (self.steps.nfe(self.sub_steps(steps)) + self.lowest_confidence)
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
-        """As many candidates M per step as the budget allows for the first pass and every round."""
-        return fit(lambda m: resized(self, steps=resized(self.steps, m=m)), nfe_per_sample, steps, "num_candidates")
+        """As many candidates M per step as the budget allows for the first pass and every round (or M = 1 with
+        fewer rounds), then as many rounds as those M allow."""
+        sized = fit_first(nfe_per_sample, steps,
+                          (lambda m: resized(self, steps=resized(self.steps, m=m)), "num_candidates"),
+                          (lambda k: resized(self, steps=resized(self.steps, m=1), rounds=k), "rounds"))
+        return fit(lambda k: resized(sized, rounds=k), nfe_per_sample, steps, "rounds")
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
