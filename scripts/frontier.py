@@ -2,12 +2,12 @@
 
     python scripts/frontier.py domain=dna reward=enhancer                 # 4 budgets x 3 seeds, 64 samples
     python scripts/frontier.py domain=molecule reward=qed --budgets 250,500 --seeds 0 num_samples=32
-    python scripts/frontier.py domain=dna reward=enhancer --in-process    # when `svdd run` lacks nfe_per_sample
+    python scripts/frontier.py domain=dna reward=enhancer --in-process    # one process, no Hydra launcher
 
 Default: one Hydra multirun `svdd run -m sampler=... nfe_per_sample=... seed=...` (extra key=value arguments are
-passed through), then `svdd report` over it. --in-process draws the same points in this process with the same
-parts as `svdd run` (run.build, run.sample_batch, summary.summarise; the sampler sized by with_budget) and writes
-each point's summary.json, so the table, the plot and `svdd report` read either. Writes into --out:
+passed through), then `svdd report` over it. --in-process draws the same points in this process through
+svdd_cli.api.steer (the core `svdd run` is a layer over) and writes each point's run folder, so the table, the plot
+and `svdd report` read either. Writes into --out:
 frontier.md (one row per sampler and budget: seeds' mean of the median reward, top-10%, held-out median,
 log-likelihood, distinct samples, NFE spent, wall time, and the ratio (r - ancestral) / (best_of_n - ancestral))
 and frontier.png (reward median vs NFE per sample, one line per sampler, each seed a dot).
@@ -30,49 +30,35 @@ SAMPLERS = "ancestral,best_of_n,svdd,svdd_r,refine,tree,particle_gibbs,beam,smc,
 
 
 def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overrides: list[str], out: Path) -> None:
-    """Every (sampler, budget, seed) point drawn here, as `svdd run` would with nfe_per_sample set."""
+    """Every (sampler, budget, seed) point drawn in this process through api.steer, as `svdd run` would with
+    nfe_per_sample set (same parts, seeds and run folder)."""
     import torch
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
 
-    from svdd_cli.assets import asset_root, register_resolver
-    from svdd_cli.core import Counters, counted_model, counted_reward
-    from svdd_cli.outputs import write_csv
-    from svdd_cli.run import build, sample_batch
-    from svdd_cli.summary import device_name, summarise
+    from svdd_cli.api import steer
+    from svdd_cli.compose import compose_config
+    from svdd_cli.errors import UserError
+    from svdd_cli.run import build, settings
 
     torch.set_num_threads(1)
-    register_resolver()
     job = 0
-    with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
-        for sampler in samplers:
-            for budget in budgets:
-                for seed in seeds:
-                    cfg = compose(config_name="config", overrides=[f"sampler={sampler}", f"seed={seed}", *overrides])
-                    parts = build(cfg)
-                    try:
-                        parts.sampler = parts.sampler.with_budget(budget, len(parts.model.timesteps()) - 1)
-                    except ValueError as err:  # below this sampler's minimum: no point
-                        print(f"{sampler} budget={budget}: skipped, {err}", flush=True)
-                        continue
-                    counters = Counters()
-                    model = counted_model(parts.model, counters, cfg.max_batch, cfg.precision)
-                    reward = counted_reward(parts.reward, counters, cfg.invalid_reward)
-                    folder = out / f"{job}-{sampler}-{budget}-{seed}"
-                    folder.mkdir(parents=True, exist_ok=True)
-                    rows = [row for b in range(-(-cfg.num_samples // cfg.batch_size)) for row in
-                            sample_batch(cfg, parts, model, reward, b, counters, lambda r: None, folder)]
-                    settings = OmegaConf.to_container(cfg, resolve=True)
-                    choices = {"domain": cfg.domain.name, "reward": overrides_value(overrides, "reward"),
-                               "sampler": sampler}
-                    summary = summarise(settings, choices, parts.domain, rows, [], counters,
-                                        device_name(parts.model.device), "finished", {})
-                    summary["nfe_budget"] = budget
-                    write_csv(folder / "samples.csv", rows)
-                    (folder / "summary.json").write_text(json.dumps(summary, indent=2))
-                    print(f"{sampler} budget={budget} seed={seed}: reward median {summary['reward']['median']:.3f}, "
-                          f"NFE/sample {summary['nfe_per_sample']:.0f}, {summary['wall_s']:.0f} s", flush=True)
-                    job += 1
+    for sampler in samplers:
+        for budget in budgets:
+            for seed in seeds:
+                cfg = compose_config([f"sampler={sampler}", f"seed={seed}", f"nfe_per_sample={budget}", *overrides])
+                parts, config = build(cfg), vars(settings(cfg))
+                choices = {"domain": cfg.domain.name, "reward": overrides_value(overrides, "reward"),
+                           "sampler": sampler}
+                try:
+                    result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain,
+                                   evaluation=parts.evaluation, out=out / f"{job}-{sampler}-{budget}-{seed}",
+                                   labels=choices, **config)
+                except UserError as err:  # below this sampler's minimum: no point
+                    print(f"{sampler} budget={budget}: skipped, {err}", flush=True)
+                    continue
+                summary = result.summary
+                print(f"{sampler} budget={budget} seed={seed}: reward median {summary['reward']['median']:.3f}, "
+                      f"NFE/sample {summary['nfe_per_sample']:.0f}, {summary['wall_s']:.0f} s", flush=True)
+                job += 1
 
 
 def overrides_value(overrides: list[str], key: str, default: str = "enhancer") -> str:

@@ -13,13 +13,13 @@ from svdd_cli.core import Budgeted, Counters, counted_model, counted_reward
 from tests.conftest import CONFIGS, CountLetter, log_uniform, table_model
 
 STEPS, LENGTH = 8, 200  # the shipped DNA value network (svdd_mc) reads length-200 sequences
-NOT_BUDGETED = {"dps", "classifier_guidance"}  # gradient guidance: T NFE, no width (their files are the lead's)
+NOT_BUDGETED = {"dps", "classifier_guidance"}  # gradient guidance: T NFE, no width (tested on their own below)
 SAMPLERS = sorted(p.stem for p in (CONFIGS / "sampler").glob("*.yaml") if p.stem not in NOT_BUDGETED)
 MODEL = table_model(log_uniform(LENGTH, 4), "ACGT", num_steps=STEPS)
 
 
-def build(compose_config, name: str):
-    sampler = instantiate(compose_config([f"sampler={name}", "device=cpu"]).sampler)
+def build(compose_config, name: str, *overrides: str):
+    sampler = instantiate(compose_config([f"sampler={name}", "device=cpu", *overrides]).sampler)
     assert isinstance(sampler, Budgeted)
     return sampler
 
@@ -66,11 +66,20 @@ def _refusal(sampler, budget: int) -> str:
 
 
 def test_with_budget_leaves_the_configured_sampler_alone(compose_config):
-    sampler = build(compose_config, "svdd")
+    sampler = build(compose_config, "svdd", "sampler.guide_from=0")  # every step guided
     assert sampler.with_budget(100, STEPS).m == 14 and sampler.m == 10  # 1 + 14 * 7 = 99 <= 100 < 1 + 15 * 7
 
 
 def test_best_of_n_and_svdd_share_the_width_name(compose_config):
     for name in ("best_of_n", "svdd"):
-        cfg = compose_config([f"sampler={name}", "sampler.num_candidates=5"])
+        guided = ["sampler.guide_from=0"] if name == "svdd" else []  # every step guided
+        cfg = compose_config([f"sampler={name}", "sampler.num_candidates=5", *guided])
         assert instantiate(cfg.sampler).nfe(STEPS) == {"best_of_n": 5 * STEPS, "svdd": 1 + 5 * (STEPS - 1)}[name]
+
+
+@pytest.mark.parametrize("name", sorted(NOT_BUDGETED))
+def test_gradient_guidance_fits_any_budget_above_one_pass(compose_config, name):
+    sampler = build(compose_config, name)
+    assert sampler.with_budget(10 * STEPS, STEPS) is sampler and sampler.nfe(STEPS) == STEPS
+    with pytest.raises(ValueError, match=f"below the minimum of {STEPS} NFE per sample"):
+        sampler.with_budget(STEPS - 1, STEPS)

@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, Reward, Trace
+from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, Reward, Sampler, Trace
 from svdd_cli.errors import UserError
+from svdd_cli.samplers.budget import fixed
 from svdd_cli.samplers.guidance import guided_sample
 from svdd_cli.value.network import ValueNetwork, load_value_network
 
@@ -42,6 +43,13 @@ class ClassifierGuidance:
         self.net.check_model(model)
         direction = lambda x, t: value_direction(model, self.net, x, t)  # noqa: E731
         return guided_sample(model, n, direction, self.scale, self.max_grad_norm, generator, trace)
+
+    def nfe(self, steps: int) -> int:
+        return steps  # one (guided) network evaluation per sample per step
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """Itself: one guided pass, whatever the budget above it."""
+        return fixed(self, nfe_per_sample, steps)
 
 
 def value_direction(model: DiffusionModel, net: ValueNetwork, x_t: Tensor,

@@ -22,10 +22,12 @@ from svdd_cli.core import (
     Prediction,
     ProbsReward,
     Reward,
+    Sampler,
     Trace,
     reward_name,
 )
 from svdd_cli.errors import UserError
+from svdd_cli.samplers.budget import fixed
 from svdd_cli.samplers.guidance import check_differentiable, guided_sample, vocab_order
 
 
@@ -51,6 +53,13 @@ class DPS:
         else:
             raise UserError("dps needs a masked model or one with a differentiable forward (predict_with_grad)")
         return guided_sample(model, n, direction, self.scale, self.max_grad_norm, generator, trace)
+
+    def nfe(self, steps: int) -> int:
+        return steps  # one (guided) network evaluation per sample per step
+
+    def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
+        """Itself: one guided pass, whatever the budget above it."""
+        return fixed(self, nfe_per_sample, steps)
 
 
 def masked_direction(model: MaskedKernel, reward: ProbsReward, order: Tensor, x_t: Tensor,
