@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -46,6 +46,14 @@ class ConvDenoiser(nn.Module):
         for conv, norm in zip(self.convs, self.norms):
             h = h + conv(nn.functional.gelu(norm(h)))
         return self.head(h).transpose(1, 2)
+
+
+@runtime_checkable
+class SigmaConditioned(Protocol):
+    """A denoiser called as denoiser(tokens (B, L), sigma (B,)), sigma = -log alpha_t (MDLM's total noise),
+    e.g. svdd_cli.models.dit.DIT; other denoisers are called with the tokens alone."""
+
+    time_conditioning: bool
 
 
 class MaskedDiffusion:
@@ -84,16 +92,20 @@ class MaskedDiffusion:
     def init(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.full((n, self.length), self.mask_id, dtype=torch.long, device=self.device)
 
-    def denoiser_log_probs(self, x_t: Tensor) -> Tensor:
-        """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L) -> (B, L, V+1)."""
-        logits = self.denoiser(x_t).float()
+    def denoiser_log_probs(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L), t scalar or (B,) -> (B, L, V+1)."""
+        if isinstance(self.denoiser, SigmaConditioned):
+            sigma = -torch.log(torch.as_tensor(self.alpha(t), dtype=torch.float32, device=x_t.device))
+            logits = self.denoiser(x_t, sigma.expand(x_t.shape[0])).float()
+        else:
+            logits = self.denoiser(x_t).float()
         is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.mask_id
         return logits.masked_fill(is_mask, -math.inf).log_softmax(-1)
 
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         """log p_theta(x_0 | x_t) with the subs parameterisation; x0 = argmax fill of masked positions."""
-        log_probs = self.denoiser_log_probs(x_t)
+        log_probs = self.denoiser_log_probs(x_t, t)
         masked = x_t == self.mask_id
         carried = torch.full_like(log_probs, -math.inf).scatter_(-1, x_t.unsqueeze(-1), 0.0)
         log_probs = torch.where(masked.unsqueeze(-1), log_probs, carried)
@@ -139,7 +151,7 @@ class MaskedDiffusion:
         mask_prob = (1 - self.alpha(t)).unsqueeze(-1)
         u = torch.rand(x0.shape, generator=generator, device=x0.device)
         x_t = torch.where(u < mask_prob, self.mask_id, x0)
-        nll = -self.denoiser_log_probs(x_t).gather(-1, x0.unsqueeze(-1)).squeeze(-1)
+        nll = -self.denoiser_log_probs(x_t, t).gather(-1, x0.unsqueeze(-1)).squeeze(-1)
         return (nll * (x_t == self.mask_id)).sum(-1) / t
 
     @torch.inference_mode()
