@@ -110,8 +110,10 @@ def main() -> None:
         torch.manual_seed(config["train"]["seed"])
         ema.load_state_dict(net.state_dict())
     if args.export:
-        config["length"] = saved["config"]["length"]
-        save_folder(args.export, {k: v for k, v in config.items() if k != "train"}, ema)
+        folder_config = {"vocab": config["vocab"], "length": config["length"], "eps": config["eps"],
+                         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
+                                      **backbone}}
+        save_folder(args.export, folder_config, ema)
         print(f"exported the EMA weights of step {step} to {args.export}")
         return
 

@@ -18,6 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
@@ -73,12 +75,14 @@ class MaskedDiffusion:
     @classmethod
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
                         detokenize: Callable[[str], Any] | None = None) -> MaskedDiffusion:
-        """Load a folder written by scripts/train_masked_diffusion.py; `detokenize` maps the joined
-        tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default."""
+        """Load a folder written by scripts/train_masked_diffusion.py or scripts/train_mdlm.py; `detokenize`
+        maps the joined tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default.
+        config.json's "backbone" holds ConvDenoiser's settings, or names any denoiser module by `_target_`
+        with all its arguments (e.g. svdd_cli.models.dit.DIT, whose vocab_size counts the mask)."""
         if num_steps < 1:
             raise UserError(f"model.num_steps={num_steps} must be >= 1")
         config, state = load_folder(path)
-        denoiser = load_module(ConvDenoiser(len(config["vocab"]), **config["backbone"]), state, path)
+        denoiser = load_module(build_backbone(config["backbone"], len(config["vocab"]), path), state, path)
         return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
                    detokenize)
 
@@ -163,6 +167,21 @@ class MaskedDiffusion:
             t = (k + torch.rand(n, generator=generator, device=x0.device)) / draws
             total += self.nelbo(x0, t.clamp_min(1e-4), generator)
         return -total / draws
+
+
+def build_backbone(settings: dict[str, Any], vocab_size: int, path: str | Path) -> nn.Module:
+    """The denoiser a checkpoint's "backbone" settings describe: `_target_` names its class, otherwise
+    ConvDenoiser over `vocab_size` tokens."""
+    if "_target_" not in settings:
+        return ConvDenoiser(vocab_size, **settings)
+    try:
+        module = instantiate(settings)
+    except InstantiationException as err:
+        raise UserError(f"checkpoint {path}: cannot build backbone {settings['_target_']}: "
+                        f"{err.__cause__ or err}") from None
+    if not isinstance(module, nn.Module):
+        raise UserError(f"checkpoint {path}: backbone {settings['_target_']} is not a torch module")
+    return module
 
 
 def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
