@@ -58,7 +58,8 @@ def random_state(layout: dict[str, tuple[int, ...]], seed: int) -> dict[str, tor
 def buffers(backbone: str) -> dict[str, torch.Tensor]:
     """MDLM's rotary frequencies buffer (in the DiT's state dict, not a parameter)."""
     dim = HIDDEN // HEADS
-    return {"rotary_emb.inv_freq": 1.0 / (10_000 ** (torch.arange(0, dim, 2).float() / dim))} if backbone == "dit" else {}
+    inv_freq = 1.0 / (10_000 ** (torch.arange(0, dim, 2).float() / dim))
+    return {"rotary_emb.inv_freq": inv_freq} if backbone == "dit" else {}
 
 
 def lightning_ckpt(path, backbone: str, layout, model: dict, time_conditioning: bool = False) -> tuple[dict, list]:

@@ -15,6 +15,7 @@ checkpoint's config as the fallback for the length; the mask defaults to the las
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,6 @@ def read_checkpoint(path: Path, ema: bool) -> tuple[dict[str, Any], dict[str, Te
 
     settings: backbone name, model (its hyper-parameters), time_conditioning, length, eps."""
     if path.is_dir():
-        import json
-
         try:
             hf = json.loads((path / "config.json").read_text())
             weights = path / "model.safetensors"
@@ -81,7 +80,8 @@ def read_checkpoint(path: Path, ema: bool) -> tuple[dict[str, Any], dict[str, Te
         except (OSError, ValueError, RuntimeError) as err:
             raise UserError(f"MDLM folder {path}: needs config.json + model.safetensors ({err})") from None
         model = {"hidden_size": hf.get("hidden_dim", 768), "cond_dim": hf.get("cond_dim", 128),
-                 "n_blocks": hf.get("n_blocks", 12), "n_heads": hf.get("n_heads", 12), "dropout": hf.get("dropout", 0.1)}
+                 "n_blocks": hf.get("n_blocks", 12), "n_heads": hf.get("n_heads", 12),
+                 "dropout": hf.get("dropout", 0.1)}
         settings = {"backbone": "dit", "model": model, "time_conditioning": bool(hf.get("time_conditioning", False)),
                     "length": hf.get("model_length"), "eps": 1e-3}
         shadow = None
@@ -133,8 +133,8 @@ def from_mdlm(path: str | Path, vocab: str | Sequence[str] = "ACGT", length: int
     if shadow is not None:
         names = [name for name, p in backbone.named_parameters() if p.requires_grad]
         if len(names) != len(shadow):
-            raise UserError(f"model.path={path}: {len(shadow)} EMA tensors for {len(names)} parameters (model.ema=false "
-                            "loads the plain weights)")
+            raise UserError(f"model.path={path}: {len(shadow)} EMA tensors for {len(names)} parameters "
+                            "(model.ema=false loads the plain weights)")
         state = {**state, **dict(zip(names, shadow))}
     denoiser = load_module(backbone, state, path)
     mask = size - 1 if mask_index is None else mask_index
