@@ -145,8 +145,10 @@ def moses_metrics(smiles: Sequence[str], ref: dict[str, Any], filters: Path, fcd
            "unique@10k": unique_at(smiles, 10_000)}
     if fcd is not None and "fcd" in ref:
         out["fcd"] = float(fcd.metric(ref["fcd"], fcd.precalc(canon)))
-    out |= {"snn": snn(fps, ref["fps"]), "frag": cosine(fragments(molecules), ref["frag"]),
-            "scaf": cosine(scaffolds(molecules), ref["scaf"]), "intdiv": internal_diversity(fps)}
+    if ref["fps"]:
+        out["snn"] = snn(fps, ref["fps"])
+    out |= {"frag": cosine(fragments(molecules), ref["frag"]), "scaf": cosine(scaffolds(molecules), ref["scaf"]),
+            "intdiv": internal_diversity(fps)}
     if training is not None and hashes is not None:
         unique = sorted(set(canon))
         out["novelty"] = float(np.mean(~np.isin(hashes(unique), training)))
