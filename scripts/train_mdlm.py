@@ -71,6 +71,7 @@ def main() -> None:
     p.add_argument("--state", type=Path, required=True, help="folder of state.pt and log.jsonl")
     p.add_argument("--export", type=Path, help="write the EMA weights as a checkpoint folder and stop")
     p.add_argument("--minutes", type=float, default=60.0, help="train this long in this sitting")
+    p.add_argument("--max-steps", type=int, help="stop at this step (counted across sittings)")
     p.add_argument("--save-minutes", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--valid-size", type=int, default=2000)
@@ -144,7 +145,7 @@ def main() -> None:
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
     net.train()
-    while time.time() - start < args.minutes * 60:
+    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
         if position + batch_size > len(train):
             epoch, position = epoch + 1, 0
             perm = order(epoch)
