@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from svdd_cli.checkpoint import save_folder
+from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
 
@@ -49,7 +49,7 @@ def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
 def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) -> float:
     """Mean NELBO (nats per sequence) over `tokens`, 2 stratified times per sequence."""
     model.denoiser.eval()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(tokens.device).manual_seed(seed)
     total = sum(-model.log_likelihood(batch, gen, draws=2).sum().item() for batch in tokens.split(256))
     model.denoiser.train()
     return total / len(tokens)
@@ -85,11 +85,13 @@ def main() -> None:
     p.add_argument("--cond-dim", type=int, default=64)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (a GPU sitting continues a CPU one)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     state_file = args.state / "state.pt"
-    saved = torch.load(state_file, weights_only=False) if state_file.exists() else None
+    saved = torch.load(state_file, map_location="cpu", weights_only=False) if state_file.exists() else None
+    device = resolve_device(args.device)
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,
@@ -99,17 +101,19 @@ def main() -> None:
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
     net = DIT(len(config["vocab"]) + 1, **backbone)
     ema = DIT(len(config["vocab"]) + 1, **backbone)
-    opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     step, epoch, position = 0, 0, 0
     if saved:
         net.load_state_dict(saved["model"])
         ema.load_state_dict(saved["ema"])
-        opt.load_state_dict({**saved["optimizer"], "state": full(saved["optimizer"]["state"])})
         step, epoch, position = saved["step"], saved["epoch"], saved["position"]
         torch.set_rng_state(saved["rng"])
     else:
         torch.manual_seed(config["train"]["seed"])
         ema.load_state_dict(net.state_dict())
+    net, ema = net.to(device), ema.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
+    if saved:
+        opt.load_state_dict({**saved["optimizer"], "state": full(saved["optimizer"]["state"])})
     if args.export:
         folder_config = {"vocab": config["vocab"], "length": config["length"], "eps": config["eps"],
                          "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
@@ -119,14 +123,14 @@ def main() -> None:
         return
 
     train = load_tokens(args.data / "train.tsv", config["vocab"])
-    valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long()
+    valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long().to(device)
     config["length"] = train.shape[1]
     if saved and saved.get("train_size") != len(train):  # a new data folder: start its first epoch
         print(f"training data changed ({saved.get('train_size')} -> {len(train)} sequences): new epoch order")
         epoch, position = epoch + 1, 0
     config["train"]["data"] = str(args.data)
-    model = MaskedDiffusion(net, config["vocab"], config["length"], eps=config["eps"])
-    eval_model = MaskedDiffusion(ema, config["vocab"], config["length"], eps=config["eps"])
+    model = MaskedDiffusion(net, config["vocab"], config["length"], eps=config["eps"], device=device)
+    eval_model = MaskedDiffusion(ema, config["vocab"], config["length"], eps=config["eps"], device=device)
     batch_size, decay = config["train"]["batch_size"], config["train"]["ema"]
     n_params = sum(q.numel() for q in net.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(train)} training sequences, resuming at step {step}", flush=True)
@@ -149,12 +153,12 @@ def main() -> None:
         if position + batch_size > len(train):
             epoch, position = epoch + 1, 0
             perm = order(epoch)
-        batch = train[perm[position:position + batch_size]].long()
+        batch = train[perm[position:position + batch_size]].long().to(device)
         position += batch_size
         for group in opt.param_groups:
             group["lr"] = config["train"]["lr"] * min(1.0, (step + 1) / config["train"]["warmup"])
-        t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4)  # antithetic times
-        with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
+        t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4).to(device)  # antithetic
+        with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
             loss = model.nelbo(batch, t).mean() / config["length"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -172,7 +176,7 @@ def main() -> None:
             print(record, flush=True)
             running = 0.0
         if step % args.eval_every == 0:
-            with torch.autocast("cpu", torch.bfloat16, enabled=args.bf16):
+            with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
                 nelbo = validation_nelbo(eval_model, valid, seed=1)
             log.write(json.dumps({"step": step, "valid_nelbo_ema": nelbo,
                                   "bits_per_token": nelbo / config["length"] / math.log(2)}) + "\n")
