@@ -76,8 +76,8 @@ def evaluate(smiles: list[str], fcd: FCD, ref10k: dict[str, Any], filters: Path,
         molecules = moses.mols(valid)
         out |= {"fcd_test": float(fcd.metric(stats["FCD"], fcd.precalc(valid))),
                 "snn_test": snn_to_bits(valid, stats["SNN"]["fps"]),
-                "frag_test": moses.cosine(moses.fragments(molecules), stats["Frag"]["frag"]),
-                "scaf_test": moses.cosine(moses.scaffolds(molecules), stats["Scaf"]["scaf"])}
+                "frag_test": moses.cosine(moses.fragments(molecules), moses.recanonical(stats["Frag"]["frag"])),
+                "scaf_test": moses.cosine(moses.scaffolds(molecules), moses.recanonical(stats["Scaf"]["scaf"]))}
     return out
 
 

@@ -68,11 +68,19 @@ def fragments(molecules: Iterable[Chem.Mol]) -> Counter:
     return counts
 
 
-def scaffolds(molecules: Iterable[Chem.Mol]) -> Counter:
-    """Counts of Bemis-Murcko scaffolds (SMILES; acyclic molecules have none)."""
-    counts = Counter(Chem.MolToSmiles(MurckoScaffold.GetScaffoldForMol(m)) for m in molecules)
-    counts.pop("", None)
-    return counts
+def scaffolds(molecules: Iterable[Chem.Mol], min_rings: int = 2) -> Counter:
+    """Counts of Bemis-Murcko scaffolds (SMILES) with at least `min_rings` rings, as MOSES counts them."""
+    found = (MurckoScaffold.GetScaffoldForMol(m) for m in molecules)
+    return Counter(Chem.MolToSmiles(s) for s in found if s.GetRingInfo().NumRings() >= min_rings)
+
+
+def recanonical(counts: Counter) -> Counter:
+    """Counts keyed by SMILES, re-canonicalised by this RDKit (MOSES's shipped statistics are of an older one)."""
+    out: Counter = Counter()
+    for smiles, n in counts.items():
+        mol = Chem.MolFromSmiles(smiles)
+        out[Chem.MolToSmiles(mol) if mol is not None else smiles] += n
+    return out
 
 
 def cosine(a: Counter, b: Counter) -> float:
