@@ -6,6 +6,7 @@ import hashlib
 import math
 import statistics
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
 
 from svdd_cli.core import DiffusionModel
+from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, logp, mol_from_smiles, qed, sa_score
 from svdd_cli.errors import UserError
 
@@ -81,14 +83,18 @@ class MoleculeDomain:
     """Molecules decoded to canonical SMILES (implements core.Domain)."""
 
     def __init__(self, name: str = "molecule", training_hashes: str | Path | None = None,
-                 grid_size: int = 12) -> None:
-        self.name, self.grid_size = name, grid_size
+                 grid_size: int = 12, reference: str | Path | None = None, fcd_min_samples: int = 256) -> None:
+        self.name, self.grid_size, self.fcd_min_samples = name, grid_size, fcd_min_samples
         self.training: np.ndarray | None = None
         if training_hashes is not None:
             if not Path(training_hashes).is_file():
                 raise UserError(f"domain.training_hashes: {training_hashes} not found (written by "
                                 "scripts/prepare_molecule.py; set domain.training_hashes=null to skip novelty)")
             self.training = np.load(training_hashes)
+        self.reference = None if reference is None else Path(reference)
+        if self.reference is not None and not (self.reference / "moses_filters.smarts").is_file():
+            raise UserError(f"domain.reference: {reference} has no moses_filters.smarts (the shipped folder is "
+                            "checkpoints/molecule_moses; domain.reference=null skips the MOSES metrics)")
 
     def check_model(self, model: DiffusionModel) -> None:
         vocab = getattr(model, "vocab", None) or []
@@ -135,5 +141,35 @@ class MoleculeDomain:
         for key in PROPERTIES:
             values = [r[key] for r in rows if r["valid"]]
             out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
+        if self.reference is not None and valid:
+            out |= self.moses(valid)
         return out
+
+    def moses(self, valid: list[str]) -> dict[str, float]:
+        """MOSES metrics against the shipped MOSES test reference (checkpoints/molecule_moses): filters, ring
+        statistics, mean weight, SNN to 2,000 test molecules, and the FCD to the whole MOSES test set when
+        there are at least fcd_min_samples valid samples (a smaller sample's FCD is dominated by its bias)."""
+        molecules = moses.mols(valid)
+        out = {k: v for k, v in moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts").items()
+               if k not in ("qed_mean", "sa_mean", "logp_mean")}
+        out["snn_test2k"] = moses.snn(moses.fingerprints(molecules), reference_fingerprints(self.reference))
+        if len(valid) >= self.fcd_min_samples:
+            out["fcd_test"] = moses_fcd(self.reference, valid)
+        return out
+
+
+@cache
+def reference_fingerprints(folder: Path) -> list[DataStructs.ExplicitBitVect]:
+    """The shipped test fingerprints (Morgan r=2, 1024 bits, packed) as RDKit bit vectors."""
+    bits = np.unpackbits(np.load(folder / "test_fingerprints.npy"), axis=1)
+    return [DataStructs.CreateFromBitString("".join(map(str, row))) for row in bits]
+
+
+def moses_fcd(folder: Path, smiles: list[str]) -> float:
+    """Frechet ChemNet Distance (fcd-torch, CPU) of `smiles` to the MOSES test set's shipped statistics."""
+    from fcd_torch import FCD  # noqa: PLC0415 - loads ChemNet; only runs that reach fcd_min_samples pay for it
+
+    stats = np.load(folder / "fcd_test_stats.npz")
+    fcd = FCD(device="cpu", n_jobs=1)
+    return float(fcd.metric({"mu": stats["mu"], "sigma": stats["sigma"]}, fcd.precalc(smiles)))
 

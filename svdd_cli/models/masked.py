@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
@@ -48,6 +50,14 @@ class ConvDenoiser(nn.Module):
         return self.head(h).transpose(1, 2)
 
 
+@runtime_checkable
+class SigmaConditioned(Protocol):
+    """A denoiser called as denoiser(tokens (B, L), sigma (B,)), sigma = -log alpha_t (MDLM's total noise),
+    e.g. svdd_cli.models.dit.DIT; other denoisers are called with the tokens alone."""
+
+    time_conditioning: bool
+
+
 class MaskedDiffusion:
     """The masked diffusion kernel around a denoiser; implements core.DiffusionModel."""
 
@@ -69,12 +79,15 @@ class MaskedDiffusion:
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
                         detokenize: Callable[[str], Any] | None = None,
                         tokenize: Callable[[Any, int], Sequence[str]] | None = None) -> MaskedDiffusion:
-        """Load a folder written by scripts/train_masked_diffusion.py; `detokenize` maps the joined
-        tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default."""
+        """Load a folder written by scripts/train_masked_diffusion.py or scripts/train_mdlm.py; `detokenize`
+        maps the joined tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default;
+        `tokenize` is its inverse (encode_samples). config.json's "backbone" holds ConvDenoiser's settings, or
+        names any denoiser module by `_target_` with all its arguments (e.g. svdd_cli.models.dit.DIT, whose
+        vocab_size counts the mask)."""
         if num_steps < 1:
             raise UserError(f"model.num_steps={num_steps} must be >= 1")
         config, state = load_folder(path)
-        denoiser = load_module(ConvDenoiser(len(config["vocab"]), **config["backbone"]), state, path)
+        denoiser = load_module(build_backbone(config["backbone"], len(config["vocab"]), path), state, path)
         return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
                    detokenize, tokenize)
 
@@ -88,16 +101,20 @@ class MaskedDiffusion:
     def init(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.full((n, self.length), self.mask_id, dtype=torch.long, device=self.device)
 
-    def denoiser_log_probs(self, x_t: Tensor) -> Tensor:
-        """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L) -> (B, L, V+1)."""
-        logits = self.denoiser(x_t).float()
+    def denoiser_log_probs(self, x_t: Tensor, t: float | Tensor) -> Tensor:
+        """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L), t scalar or (B,) -> (B, L, V+1)."""
+        if isinstance(self.denoiser, SigmaConditioned):
+            sigma = -torch.log(torch.as_tensor(self.alpha(t), dtype=torch.float32, device=x_t.device))
+            logits = self.denoiser(x_t, sigma.expand(x_t.shape[0])).float()
+        else:
+            logits = self.denoiser(x_t).float()
         is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.mask_id
         return logits.masked_fill(is_mask, -math.inf).log_softmax(-1)
 
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         """log p_theta(x_0 | x_t) with the subs parameterisation; x0 = argmax fill of masked positions."""
-        log_probs = self.denoiser_log_probs(x_t)
+        log_probs = self.denoiser_log_probs(x_t, t)
         masked = x_t == self.mask_id
         carried = torch.full_like(log_probs, -math.inf).scatter_(-1, x_t.unsqueeze(-1), 0.0)
         log_probs = torch.where(masked.unsqueeze(-1), log_probs, carried)
@@ -168,7 +185,7 @@ class MaskedDiffusion:
         mask_prob = (1 - self.alpha(t)).unsqueeze(-1)
         u = torch.rand(x0.shape, generator=generator, device=x0.device)
         x_t = torch.where(u < mask_prob, self.mask_id, x0)
-        nll = -self.denoiser_log_probs(x_t).gather(-1, x0.unsqueeze(-1)).squeeze(-1)
+        nll = -self.denoiser_log_probs(x_t, t).gather(-1, x0.unsqueeze(-1)).squeeze(-1)
         return (nll * (x_t == self.mask_id)).sum(-1) / t
 
     @torch.inference_mode()
@@ -180,6 +197,21 @@ class MaskedDiffusion:
             t = (k + torch.rand(n, generator=generator, device=x0.device)) / draws
             total += self.nelbo(x0, t.clamp_min(1e-4), generator)
         return -total / draws
+
+
+def build_backbone(settings: dict[str, Any], vocab_size: int, path: str | Path) -> nn.Module:
+    """The denoiser a checkpoint's "backbone" settings describe: `_target_` names its class, otherwise
+    ConvDenoiser over `vocab_size` tokens."""
+    if "_target_" not in settings:
+        return ConvDenoiser(vocab_size, **settings)
+    try:
+        module = instantiate(settings)
+    except InstantiationException as err:
+        raise UserError(f"checkpoint {path}: cannot build backbone {settings['_target_']}: "
+                        f"{err.__cause__ or err}") from None
+    if not isinstance(module, nn.Module):
+        raise UserError(f"checkpoint {path}: backbone {settings['_target_']} is not a torch module")
+    return module
 
 
 def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:

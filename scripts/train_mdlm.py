@@ -1,0 +1,192 @@
+"""Train MDLM's DiT (svdd_cli.models.dit) as a masked diffusion prior, resumable across sittings.
+
+The recipe of checkpoints/molecule_mdlm is in its MODEL_CARD.md; in short
+
+    python scripts/prepare_molecule.py
+    OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule --state training/molecule_mdlm --minutes 80
+
+Running the same command again resumes from <state>/state.pt (weights, EMA, AdamW moments in bf16,
+step, data order, RNG), which is rewritten every --save-minutes; --minutes bounds this sitting only.
+<state>/log.jsonl gets the training loss every 50 steps and the validation NELBO (nats / sequence)
+every --eval-every steps. `--export FOLDER` writes the EMA weights as a checkpoint folder
+(config.json + model.safetensors) that MaskedDiffusion.from_checkpoint loads, and trains nothing.
+
+Loss: MDLM's continuous-time NELBO with antithetic times (MaskedDiffusion.nelbo) divided by the
+length; AdamW, linear warm-up then a constant learning rate (MDLM's schedule), EMA of the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from svdd_cli.checkpoint import resolve_device, save_folder
+from svdd_cli.models.dit import DIT
+from svdd_cli.models.masked import MaskedDiffusion
+
+
+def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
+    """The `sequence` column of a TSV as token ids (N, L) uint8, cached next to it as .npy."""
+    cache = path.with_suffix(".tokens.npy")
+    if cache.exists() and cache.stat().st_mtime > path.stat().st_mtime:
+        return torch.from_numpy(np.load(cache))
+    index = {token: i for i, token in enumerate(vocab)}
+    with open(path) as f:
+        rows = [[index[t] for t in row["sequence"].split()] for row in csv.DictReader(f, delimiter="\t")]
+    array = np.asarray(rows, dtype=np.uint8)
+    np.save(cache, array)
+    return torch.from_numpy(array)
+
+
+@torch.no_grad()
+def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) -> float:
+    """Mean NELBO (nats per sequence) over `tokens`, 2 stratified times per sequence."""
+    model.denoiser.eval()
+    gen = torch.Generator(tokens.device).manual_seed(seed)
+    total = sum(-model.log_likelihood(batch, gen, draws=2).sum().item() for batch in tokens.split(256))
+    model.denoiser.train()
+    return total / len(tokens)
+
+
+def half(state: dict) -> dict:
+    """AdamW state with its moment tensors stored in bf16 (the file stays small enough to commit)."""
+    return {k: {n: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() and v.dim() else v
+                for n, v in s.items()} for k, s in state.items()}
+
+
+def full(state: dict) -> dict:
+    return {k: {n: v.float() if torch.is_tensor(v) and v.dim() else v for n, v in s.items()} for k, s in state.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="folder with train/valid.tsv and vocab.txt")
+    p.add_argument("--state", type=Path, required=True, help="folder of state.pt and log.jsonl")
+    p.add_argument("--export", type=Path, help="write the EMA weights as a checkpoint folder and stop")
+    p.add_argument("--minutes", type=float, default=60.0, help="train this long in this sitting")
+    p.add_argument("--max-steps", type=int, help="stop at this step (counted across sittings)")
+    p.add_argument("--save-minutes", type=float, default=10.0)
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--valid-size", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--hidden", type=int, default=224)
+    p.add_argument("--blocks", type=int, default=4)
+    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--cond-dim", type=int, default=64)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (a GPU sitting continues a CPU one)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    state_file = args.state / "state.pt"
+    saved = torch.load(state_file, map_location="cpu", weights_only=False) if state_file.exists() else None
+    device = resolve_device(args.device)
+    config = saved["config"] if saved else {
+        "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
+        "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,
+                     "n_blocks": args.blocks, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
+        "train": {"data": str(args.data), "batch_size": args.batch_size, "lr": args.lr, "warmup": args.warmup,
+                  "ema": args.ema, "seed": args.seed}}
+    backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
+    net = DIT(len(config["vocab"]) + 1, **backbone)
+    ema = DIT(len(config["vocab"]) + 1, **backbone)
+    step, epoch, position = 0, 0, 0
+    if saved:
+        net.load_state_dict(saved["model"])
+        ema.load_state_dict(saved["ema"])
+        step, epoch, position = saved["step"], saved["epoch"], saved["position"]
+        torch.set_rng_state(saved["rng"])
+    else:
+        torch.manual_seed(config["train"]["seed"])
+        ema.load_state_dict(net.state_dict())
+    net, ema = net.to(device), ema.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
+    if saved:
+        opt.load_state_dict({**saved["optimizer"], "state": full(saved["optimizer"]["state"])})
+    if args.export:
+        folder_config = {"vocab": config["vocab"], "length": config["length"], "eps": config["eps"],
+                         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
+                                      **backbone}}
+        save_folder(args.export, folder_config, ema)
+        print(f"exported the EMA weights of step {step} to {args.export}")
+        return
+
+    train = load_tokens(args.data / "train.tsv", config["vocab"])
+    valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long().to(device)
+    config["length"] = train.shape[1]
+    if saved and saved.get("train_size") != len(train):  # a new data folder: start its first epoch
+        print(f"training data changed ({saved.get('train_size')} -> {len(train)} sequences): new epoch order")
+        epoch, position = epoch + 1, 0
+    config["train"]["data"] = str(args.data)
+    model = MaskedDiffusion(net, config["vocab"], config["length"], eps=config["eps"], device=device)
+    eval_model = MaskedDiffusion(ema, config["vocab"], config["length"], eps=config["eps"], device=device)
+    batch_size, decay = config["train"]["batch_size"], config["train"]["ema"]
+    n_params = sum(q.numel() for q in net.parameters())
+    print(f"{n_params / 1e6:.2f}M parameters, {len(train)} training sequences, resuming at step {step}", flush=True)
+    args.state.mkdir(parents=True, exist_ok=True)
+    log = open(args.state / "log.jsonl", "a")
+
+    def order(ep: int) -> torch.Tensor:
+        return torch.randperm(len(train), generator=torch.Generator().manual_seed(config["train"]["seed"] + ep))
+
+    def save() -> None:
+        torch.save({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
+                    "epoch": epoch, "position": position, "train_size": len(train), "rng": torch.get_rng_state(),
+                    "optimizer": {**opt.state_dict(), "state": half(opt.state_dict()["state"])}},
+                   args.state / "state.tmp")
+        (args.state / "state.tmp").replace(state_file)
+
+    perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
+    net.train()
+    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
+        if position + batch_size > len(train):
+            epoch, position = epoch + 1, 0
+            perm = order(epoch)
+        batch = train[perm[position:position + batch_size]].long().to(device)
+        position += batch_size
+        for group in opt.param_groups:
+            group["lr"] = config["train"]["lr"] * min(1.0, (step + 1) / config["train"]["warmup"])
+        t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4).to(device)  # antithetic
+        with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
+            loss = model.nelbo(batch, t).mean() / config["length"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            for e, q in zip(ema.parameters(), net.parameters()):
+                e.lerp_(q, 1 - min(decay, (1 + step) / (10 + step)))
+        running += loss.item()
+        if step % 50 == 0:
+            record = {"step": step, "epoch": epoch, "loss": running / 50, "minutes": (time.time() - start) / 60}
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+            print(record, flush=True)
+            running = 0.0
+        if step % args.eval_every == 0:
+            with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
+                nelbo = validation_nelbo(eval_model, valid, seed=1)
+            log.write(json.dumps({"step": step, "valid_nelbo_ema": nelbo,
+                                  "bits_per_token": nelbo / config["length"] / math.log(2)}) + "\n")
+            log.flush()
+        if time.time() - last_save > args.save_minutes * 60:
+            save()
+            last_save = time.time()
+    save()
+    print(f"saved step {step} to {state_file}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
