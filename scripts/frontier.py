@@ -82,6 +82,7 @@ def points(out: Path) -> list[dict[str, Any]]:
                       "heldout": s["evaluation_reward"]["median"],
                       "loglik": s["naturalness"]["log_likelihood"]["median"],
                       "distinct": len(set(samples)) / max(len(samples), 1),
+                      "kmer3_r": s["naturalness"].get("kmer3_r_hepg2"), "gc_pct": s["naturalness"].get("gc_percentile"),
                       "nfe": s["nfe_per_sample"], "wall": s["wall_s"], "domain": s["choices"]["domain"],
                       "reward": s["choices"]["reward"], "n": s["num_samples"]})
     return found
@@ -102,8 +103,8 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
     for p in found:
         groups[(p["sampler"], p["budget"])].append(p)
     base = mean([p["median"] for p in found if p["sampler"] == "ancestral"])
-    lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | NFE / sample "
-             "| wall s | seeds | (r - anc) / (bon - anc) |", "|" + "---|" * 11]
+    lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | 3-mer r | GC pct "
+             "| NFE / sample | wall s | seeds | (r - anc) / (bon - anc) |", "|" + "---|" * 13]
     for (sampler, budget), ps in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1] or 0)):
         med = mean([p["median"] for p in ps])
         bon = mean([p["median"] for p in groups.get(("best_of_n", budget), [])])
@@ -111,6 +112,7 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
         lines.append("| " + " | ".join([
             sampler, str(budget), fmt(med), fmt(mean([p["top10"] for p in ps])), fmt(mean([p["heldout"] for p in ps])),
             fmt(mean([p["loglik"] for p in ps]), 1), fmt(mean([p["distinct"] for p in ps]), 2),
+            fmt(mean([p["kmer3_r"] for p in ps]), 2), fmt(mean([p["gc_pct"] for p in ps]), 0),
             fmt(mean([p["nfe"] for p in ps]), 0), fmt(mean([p["wall"] for p in ps]), 0), str(len(ps)),
             fmt(ratio, 2)]) + " |")
     return "\n".join(lines)
