@@ -19,9 +19,21 @@ from safetensors.torch import load_file, save_file
 from svdd_cli.errors import UserError
 
 
+def shipped(path: str | Path) -> Path:
+    """`path` itself, or, when it is relative and missing here, the shipped folder of that name
+    (`checkpoints/dna_enhancer_value` works from any folder, not only inside a checkout)."""
+    from svdd_cli.assets import asset_root
+
+    folder = Path(path).expanduser()
+    if folder.exists() or folder.is_absolute() or not (asset_root() / folder).exists():
+        return folder
+    return asset_root() / folder
+
+
 def load_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Read (config, state_dict) from a checkpoint folder; a missing or corrupt one is a UserError."""
-    folder = Path(path)
+    """Read (config, state_dict) from a checkpoint folder (relative paths may name a shipped one); a missing or
+    corrupt one is a UserError."""
+    folder = shipped(path)
     if not folder.is_dir():
         raise UserError(f"checkpoint folder not found: {folder} (set the path to a folder with "
                         "config.json + model.safetensors)")
@@ -70,7 +82,7 @@ def load_pretrained(loader: Callable[..., Any], path: str, what: str, **kwargs: 
     """`loader(path, **kwargs)` (a diffusers/transformers from_pretrained) for a local folder or a hub id; a hub id
     is read from the local cache first and downloaded only when the hub is reachable. A missing folder, an
     uncached hub id offline or a failed load is a one-line UserError naming `what` and the path."""
-    local = Path(path).expanduser()
+    local = shipped(path)
     if local.exists():
         return _load(loader, str(local), what, "", **kwargs)
     if not HUB_ID.fullmatch(path) or Path(path.split("/")[0]).exists():

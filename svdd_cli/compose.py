@@ -3,7 +3,9 @@ it (a wrong type, a bad value, a missing file) into a one-line UserError naming 
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 import types
 import typing
 from typing import Any
@@ -45,6 +47,11 @@ def instantiate_part(node: Any, where: str) -> Any:
             raise cause from None
         if isinstance(cause, (ValueError, TypeError)):
             raise UserError(f"{where}: {cause}") from None
+        if cause is None or isinstance(cause, ImportError):  # a `_target_` that does not exist
+            named = re.search(r"Error locating target '([^']+)'", str(err))
+            target = named[1] if named else node.get("_target_") if isinstance(node, (dict, DictConfig)) else None
+            raise UserError(f"{where}: _target_ {target} cannot be imported (check the module path; your own "
+                            "modules must be on PYTHONPATH)") from None
         raise
 
 
@@ -66,15 +73,27 @@ def target_hints(target: Any) -> dict[str, Any]:
     """The type hints of a `_target_`'s parameters ({} when it cannot be resolved)."""
     if not isinstance(target, str):
         return {}
-    from hydra.utils import get_object
-
     try:
-        obj = get_object(target)
+        obj = locate(target)
         function = obj.__init__ if inspect.isclass(obj) else obj
         hints = typing.get_type_hints(function)
     except Exception:  # an unresolvable target or hint: instantiate() reports it
         return {}
     return {k: v for k, v in hints.items() if k != "return"}
+
+
+def locate(target: str) -> Any:
+    """The object a dotted `_target_` names (module attributes, classes' classmethods); ImportError if none."""
+    parts = target.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(f"no module in {target}")
 
 
 def fits(value: Any, hint: Any) -> bool:

@@ -210,3 +210,18 @@ def test_a_missing_extra_names_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vina" else find_spec(name, *a))
     with pytest.raises(UserError, match=r"reward=docking needs vina: pip install 'svdd\[docking\]'"):
         docking.Docking()
+
+
+def test_a_target_that_does_not_exist_is_one_line(tmp_path):
+    result = svdd("run", *TINY, "reward._target_=nosuch.Reward", f"hydra.run.dir={tmp_path / 'run'}")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "reward: _target_ nosuch.Reward cannot be imported" in lines[0]
+
+
+def test_relative_shipped_checkpoint_paths_work_outside_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = api.load_model("dna", path="checkpoints/dna_mdlm", num_steps=2)
+    assert model.length == 200
+    with pytest.raises(UserError, match="checkpoint folder not found: checkpoints/no_such_model"):
+        api.load_model("dna", path="checkpoints/no_such_model")
