@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from svdd_cli.checkpoint import resolve_device
-from svdd_cli.core import DiffusionModel
+from svdd_cli.core import DiffusionModel, GradientModel
 from svdd_cli.domains.fashion import classifier_input, feature_stats, frechet_distance, load_classifier
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import FRECHET_SIZES, at_size, load_reference
@@ -74,7 +74,7 @@ class ImageDomain:
         self._folder: Path | None = None
 
     def check_model(self, model: DiffusionModel) -> None:
-        if len(getattr(model, "image_size", ())) != 3:
+        if not isinstance(model, GradientModel):  # pixel and latent diffusers models decode to images
             raise UserError(f"the model does not generate images; domain={self.name} needs an image model "
                             "(model=image or model=stable_diffusion)")
 

@@ -15,7 +15,7 @@ import selfies as sf
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
 
-from svdd_cli.core import DiffusionModel
+from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, logp, mol_from_smiles, qed, sa_score
 from svdd_cli.errors import UserError
@@ -97,7 +97,7 @@ class MoleculeDomain:
                             "checkpoints/molecule_moses; domain.reference=null skips the MOSES metrics)")
 
     def check_model(self, model: DiffusionModel) -> None:
-        vocab = getattr(model, "vocab", None) or []
+        vocab = model.vocab if isinstance(model, MaskedKernel) else []
         if PAD not in vocab or not all(t.startswith("[") and t.endswith("]") for t in vocab):
             raise UserError(f"the model's tokens {vocab[:6]}... are not SELFIES symbols; domain={self.name} "
                             "needs a SELFIES model (model=molecule)")

@@ -13,7 +13,7 @@ from Bio.SeqIO import write as write_records
 from Bio.SeqRecord import SeqRecord
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward
+from svdd_cli.core import DiffusionModel, MaskedKernel, Reward
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.sequence import gc_content
 from svdd_cli.outputs import write_atomic
@@ -56,7 +56,7 @@ class SequenceDomain:
         self.evaluations = evaluations or {}
 
     def check_model(self, model: DiffusionModel) -> None:
-        vocab = getattr(model, "vocab", None)
+        vocab = model.vocab if isinstance(model, MaskedKernel) else None
         if vocab != list(self.alphabet):
             raise UserError(f"the model generates tokens {vocab}, domain={self.name} expects {list(self.alphabet)} "
                             f"(pick the model of this domain: model={self.name})")
