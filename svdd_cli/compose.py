@@ -50,8 +50,12 @@ def instantiate_part(node: Any, where: str) -> Any:
         if cause is None or isinstance(cause, ImportError):  # a `_target_` that does not exist
             named = re.search(r"Error locating target '([^']+)'", str(err))
             target = named[1] if named else node.get("_target_") if isinstance(node, (dict, DictConfig)) else None
-            raise UserError(f"{where}: _target_ {target} cannot be imported (check the module path; your own "
-                            "modules must be on PYTHONPATH)") from None
+            try:
+                locate(str(target))
+                why = "check the module path; your own modules must be on PYTHONPATH"
+            except Exception as missing:  # the import's own reason, e.g. a module of a broken install
+                why = f"{type(missing).__name__}: {missing}"
+            raise UserError(f"{where}: _target_ {target} cannot be imported ({why})") from None
         raise
 
 
