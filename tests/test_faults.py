@@ -64,8 +64,11 @@ class NaNModel:
         return type(pred)(pred.x_t, pred.t, pred.x0, torch.full_like(pred.output, math.nan))
 
 
+SMALL = {"tree": ["sampler.budget=40"]}  # the default tree (500 NFE per sample) takes ~30 s on this toy
+
+
 def sampler(name):
-    return instantiate_part(compose_config([f"sampler={name}"]).sampler, "sampler")
+    return instantiate_part(compose_config([f"sampler={name}", *SMALL.get(name, [])]).sampler, "sampler")
 
 
 @pytest.mark.parametrize("name", SAMPLERS)
