@@ -12,7 +12,7 @@ from tests.conftest import CONFIGS
 GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment"))
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml"))]
-NEEDS_USER_WEIGHTS = {("model", "stable_diffusion"), ("reward", "aesthetic"),  # weights not shipped
+NEEDS_USER_WEIGHTS = {("model", "stable_diffusion"), ("reward", "aesthetic"), ("model", "mdlm"),  # not shipped
                       ("model", "hf_masked_lm"), ("model", "diffusers_unet"), ("reward", "command")}  # the user's own
 
 
