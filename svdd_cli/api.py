@@ -17,13 +17,14 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import math
 import time
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -45,7 +46,11 @@ from svdd_cli.core import (
     reward_name,
 )
 from svdd_cli.errors import UserError
+from svdd_cli.outputs import describe as describe_rewards
 from svdd_cli.settings import Settings
+
+if TYPE_CHECKING:
+    from svdd_cli.writer import RunWriter
 
 log = logging.getLogger("svdd")
 
@@ -133,7 +138,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
     if domain is not None:
         check_fits(domain, model, reward)
     sampler = budgeted(sampler, config.nfe_per_sample, model)
-    record = record if record is not None else {**asdict(config), "sampler": describe(sampler)}
+    record = record if record is not None else {**asdict(config), "sampler": sampler_settings(sampler)}
     writer = RunWriter(Path(out) if out is not None else None, config, domain,
                        labels or default_labels(domain, reward, sampler), resume, record, device_name(model.device))
     with writer:
@@ -152,12 +157,14 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
                 writer.add_batch(b, rows)
                 took = time.perf_counter() - started
                 log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s, ETA %.0f s", k + 1, len(todo),
-                         len(rows), _median([r["reward"] for r in rows]), took, took * (len(todo) - k - 1))
+                         len(rows), describe_rewards([r["reward"] for r in rows])["median"] or math.nan, took,
+                         took * (len(todo) - k - 1))
         except KeyboardInterrupt:
             writer.finish("interrupted", [], oracle_stats(reward))
             raise
         except OSError as err:
             if err.errno != errno.ENOSPC:
+                writer.finish("failed", [], oracle_stats(reward))
                 raise
             raise UserError(f"no space left on the device of {writer.folder}; {len(writer.done)} finished batches "
                             "are kept: free some space and rerun with resume=true") from None
@@ -181,7 +188,7 @@ def oracle_stats(reward: Reward) -> dict[str, float]:
     return reward.stats() if isinstance(reward, OracleStats) else {}
 
 
-def describe(sampler: Sampler) -> dict[str, Any]:
+def sampler_settings(sampler: Sampler) -> dict[str, Any]:
     """A sampler's class and scalar settings (what summary.json and a resume compare)."""
     settings = {k: v for k, v in vars(sampler).items() if isinstance(v, (int, float, str, bool, type(None)))}
     return {"_target_": f"{type(sampler).__module__}.{type(sampler).__qualname__}", **settings}
@@ -227,7 +234,8 @@ def ticker(b: int, k: int, batches: int, trace: Trace, progress: Trace | None) -
 
 
 def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel, guide: Reward, reward: Reward,
-               evaluation: Reward | None, sampler: Sampler, writer: Any, b: int, trace: Trace) -> list[dict[str, Any]]:
+               evaluation: Reward | None, sampler: Sampler, writer: RunWriter, b: int,
+               trace: Trace) -> list[dict[str, Any]]:
     """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood."""
     first = b * config.batch_size
     n = min(config.batch_size, config.num_samples - first)
@@ -265,8 +273,3 @@ def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings) -
     x = Ancestral().sample(counted, reward, config.reference_samples, generator, lambda record: None)
     score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout)
     return score(model.decode(x)).tolist()
-
-
-def _median(values: list[float]) -> float:
-    finite = sorted(v for v in values if v == v)
-    return finite[len(finite) // 2] if finite else float("nan")

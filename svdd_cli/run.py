@@ -59,9 +59,7 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
     with progress_bar(config, steps) as advance:
         result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain, evaluation=parts.evaluation,
                        out=folder, resume=cfg.resume, labels=choices or default_choices(cfg), record=record,
-                       progress=advance,
-                       **{k: v for k, v in vars(config).items() if k not in ("num_samples", "seed")},
-                       num_samples=config.num_samples, seed=config.seed)
+                       progress=advance, **vars(config))
     summary = result.summary
     print(f"finished: {len(result.rows)} samples in {folder}; reward median {summary['reward']['median']}, "
           f"evaluation median {summary['evaluation_reward']['median']}; NFE/sample {summary['nfe_per_sample']:.0f}")
