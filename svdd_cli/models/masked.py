@@ -74,6 +74,7 @@ class MaskedDiffusion:
         self._table = np.array([*self.vocab, "?"], dtype=object)
         self.device = torch.device(device)
         self.denoiser.to(self.device)
+        self.sigma_conditioned = isinstance(denoiser, SigmaConditioned)  # checked once, not per network call
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
@@ -103,7 +104,7 @@ class MaskedDiffusion:
 
     def denoiser_log_probs(self, x_t: Tensor, t: float | Tensor) -> Tensor:
         """log p_theta(x_0 | x_t) over the vocabulary, mask excluded: (B, L), t scalar or (B,) -> (B, L, V+1)."""
-        if isinstance(self.denoiser, SigmaConditioned):
+        if self.sigma_conditioned:
             sigma = -torch.log(torch.as_tensor(self.alpha(t), dtype=torch.float32, device=x_t.device))
             logits = self.denoiser(x_t, sigma.expand(x_t.shape[0])).float()
         else:

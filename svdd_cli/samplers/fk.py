@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
+from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, predict_value, record, value
 from svdd_cli.samplers.potentials import Difference, Potential
 from svdd_cli.samplers.resampling import Scheme, systematic
 from svdd_cli.samplers.steps import start
@@ -45,8 +45,7 @@ class FK(ParticleSampler):
         log_w, log_z = log_path.view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = model.propose(pred, s, generator)  # bootstrap: x_s ~ p_pre(. | x_t)
-            pred = None if step == steps - 1 else model.predict(x, s)
-            r = value(model, reward, x, pred)  # r_s = r(x0-hat(x_s)); r(x_0) at the end
+            pred, r = predict_value(model, reward, x, s, step == steps - 1)  # r_s = r(x0-hat(x_s)); r(x_0) at the end
             g, carry = self.potential(carry, r)
             log_path = log_path + self.lam * g
             log_w = log_w + self.lam * g.view(n, self.k)  # incremental weight G_s

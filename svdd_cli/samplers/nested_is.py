@@ -17,7 +17,7 @@ import torch
 
 from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fit_first, resized
-from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
+from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, predict_value, record, value
 from svdd_cli.samplers.resampling import Scheme, systematic
 from svdd_cli.samplers.selection import categorical
 from svdd_cli.samplers.steps import at_least, start
@@ -51,8 +51,8 @@ class NestedIS(ParticleSampler):
         log_w, log_z = (v / self.alpha).view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x_c = model.propose(pred.repeat(m), s, generator)  # (n*K*M, ...) candidates
-            pred_c = None if step == steps - 1 else model.predict(x_c, s)
-            v_c = value(model, reward, x_c, pred_c).view(b, m)  # v^(m); r(x_0^(m)) at the end
+            pred_c, v_c = predict_value(model, reward, x_c, s, step == steps - 1)  # v^(m); r(x_0^(m)) at the end
+            v_c = v_c.view(b, m)
             keep = categorical(torch.softmax(v_c / self.alpha, 1), generator) + torch.arange(b) * m
             nested = torch.logsumexp(v_c / self.alpha, 1) - math.log(m) - v / self.alpha
             log_w = log_w + nested.view(n, self.k)  # log w += log mean_m exp(v^(m)/alpha) - v_t(x_t)/alpha

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fit, resized
+from svdd_cli.samplers.overlap import predict_and_score
 from svdd_cli.samplers.resampling import Resampled, Resampling, Scheme, ess, systematic
 from svdd_cli.samplers.selection import categorical
 from svdd_cli.samplers.steps import at_least
@@ -58,6 +59,15 @@ class ParticleSampler(ABC):
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
         """As many particles K as the budget allows."""
         return fit(lambda k: resized(self, k=k), nfe_per_sample, steps, "num_particles")
+
+
+def predict_value(model: DiffusionModel, reward: Reward, x: Tensor, s: float,
+                  final: bool) -> tuple[Prediction | None, Tensor]:
+    """x's prediction at time s and its value r(x0-hat(x)) (B,), each chunk scored while the next goes through the
+    network (overlap.py); at the final step x is clean: (None, r(x)). 1 NFE per row, none at the final step."""
+    if final:
+        return None, reward(model.decode(x))
+    return predict_and_score(model, reward, x, s)
 
 
 def value(model: DiffusionModel, reward: Reward, x: Tensor, pred: Prediction | None) -> Tensor:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from svdd_cli.core import DiffusionModel, Reward, Trace
-from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, record, value
+from svdd_cli.samplers.particles import Particles, ParticleSampler, finish, predict_value, record, value
 from svdd_cli.samplers.resampling import Scheme, systematic
 from svdd_cli.samplers.steps import start
 
@@ -39,8 +39,7 @@ class SMC(ParticleSampler):
         log_w, log_z = log_g.view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = model.propose(pred, s, generator)  # bootstrap: x_s ~ p_pre(. | x_t)
-            pred = None if step == steps - 1 else model.predict(x, s)  # x_0 is clean: no prediction
-            v = value(model, reward, x, pred)  # v_s = r(x0-hat(x_s)); r(x_0) at the end
+            pred, v = predict_value(model, reward, x, s, step == steps - 1)  # v_s = r(x0-hat(x_s)); r(x_0) at the end
             log_g_s = self.lam(s) * v / self.alpha  # lambda_0 = 1: G_0 = exp(r(x_0) / alpha)
             log_w = log_w + (log_g_s - log_g).view(n, self.k)  # log w += log G_s(x_s) - log G_t(x_t)
             res = self.resampling(log_w, step / steps, generator)
