@@ -329,3 +329,15 @@ def test_every_new_sampler_runs_on_a_gaussian_model_within_its_cost(sampler):
                        GEN().manual_seed(2), lambda r: None)
     assert x.shape == (3, 1, 8, 8) and torch.isfinite(x).all()
     assert counters.nfe == 3 * sampler.nfe(10)
+
+
+@pytest.mark.parametrize(("steps", "power"), [(1, 0.5), (3, 0.0)])
+def test_tree_stops_when_nothing_is_left_to_widen(steps, power):
+    """T = 1 (every child is clean: no NFE) and widening_power = 0 (a finite tree) used to loop forever."""
+    from svdd_cli.samplers.tree import Tree
+    from tests.conftest import CountLetter, log_uniform, table_model
+
+    model = table_model(log_uniform(4, 4), "ACGT", num_steps=steps)
+    x = Tree(budget=200, widening_power=power).sample(model, CountLetter(), 2, torch.Generator().manual_seed(0),
+                                                      lambda record: None)
+    assert x.shape == (2, 4)

@@ -19,10 +19,10 @@ from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fit_first, resized
-from svdd_cli.samplers.particles import value
+from svdd_cli.samplers.particles import predict_value, value
 from svdd_cli.samplers.resampling import ess
 from svdd_cli.samplers.selection import categorical
-from svdd_cli.samplers.steps import at_least, start
+from svdd_cli.samplers.steps import at_least
 
 
 class ParticleGibbs:
@@ -60,12 +60,16 @@ class ParticleGibbs:
               generator: torch.Generator, trace: Trace) -> Tensor:
         """One conditional SMC sweep given reference paths (n, T + 1, ...) (None: plain smc) -> new references."""
         k = self.k
-        times, x, pred = start(model, n * k, generator)  # (n*K, ...); x_T is shared by all paths
+        times = list(model.timesteps())
+        x = model.init(n * k, generator)  # (n*K, ...)
         steps = len(times) - 1
         clamp = torch.zeros(n, k, dtype=torch.bool)
         if reference is not None:
             clamp[:, 0] = True
         clamp = clamp.flatten().to(x.device)
+        if reference is not None:
+            x[clamp] = reference[:, 0].to(x.device)  # the reference's own x_T (Gaussian models: not a fresh draw)
+        pred = model.predict(x, times[0])
         path = [x]  # states along each particle's lineage, re-indexed at every resampling
         log_g = value(model, reward, x, pred) / self.alpha
         log_w = log_g.view(n, k)
@@ -73,8 +77,8 @@ class ParticleGibbs:
             x = model.propose(pred, s, generator)
             if reference is not None:
                 x[clamp] = reference[:, step + 1].to(x.device)  # particle 0 follows the reference
-            pred = None if step == steps - 1 else model.predict(x, s)
-            log_g_s = value(model, reward, x, pred) / self.alpha
+            pred, v = predict_value(model, reward, x, s, step == steps - 1)
+            log_g_s = v / self.alpha
             log_w = log_w + (log_g_s - log_g).view(n, k)
             need = ess(log_w) < self.kappa * k  # (n,)
             trace({"step": step, "t": t, "value_mean": (log_g_s * self.alpha).mean().item(),

@@ -73,10 +73,13 @@ class Tree:
         while any(b > 0 for b in left):
             active = [i for i in range(n) if left[i] > 0]
             parents = [self.select(trees[i]) for i in active]
+            spent = sum(left)
             leaves = self.rollout(model, reward, times, trees, active, parents, left, generator)
             for i, leaf in zip(active, leaves):
                 self.backup(trees[i], leaf)
             iteration += 1
+            if sum(left) == spent:  # every expansion was a clean child (no NFE): nothing left to widen (T = 1, ...)
+                break
             trace({"step": iteration, "trees": len(active), "nodes_mean": sum(map(len, trees)) / n,
                    "root_value_mean": sum(t[0].value for t in trees) / n})
         best = [max((j for j, node in enumerate(t) if node.pred is None), key=lambda j: t[j].value) for t in trees]
