@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 import diffusers
 import torch
 from torch import Tensor
 
-from svdd_cli.checkpoint import load_pretrained, resolve_device
+from svdd_cli.checkpoint import load_pretrained, resolve_device, shipped
 from svdd_cli.core import Prediction
 from svdd_cli.errors import UserError
 
@@ -47,7 +46,7 @@ def load_scheduler(path: str, factory: SchedulerFactory, fallback: Mapping[str, 
     """The kernel's scheduler: `factory` applied to the scheduler config saved with the model (path/scheduler/, a
     pipeline's layout, or path/scheduler_config.json next to a UNet's config.json; a hub id: either), or,
     when the folder has none, to `fallback` (the training chain's settings, e.g. {num_train_timesteps: 1000})."""
-    folder = Path(path).expanduser()
+    folder = shipped(path)
     saved = [sub for sub in ("scheduler", None) if (folder / (sub or "") / "scheduler_config.json").is_file()]
     if saved or not folder.exists():  # a hub id (or a missing path, which load_pretrained names)
         config = load_part(diffusers.DDPMScheduler.load_config, path, saved[:1] or ["scheduler", None])
@@ -64,7 +63,7 @@ def load_scheduler(path: str, factory: SchedulerFactory, fallback: Mapping[str, 
 def load_unet(path: str) -> Any:
     """The UNet2DModel of a pipeline folder (path/unet/), of a UNet2DModel.save_pretrained folder (path/config.json)
     or of a hub id (either layout)."""
-    folder = Path(path).expanduser()
+    folder = shipped(path)
     pipeline = (folder / "unet" / "config.json").is_file()
     if folder.exists() and not pipeline and not (folder / "config.json").is_file():
         raise UserError(f"model.path={path} has no UNet: expected {folder}/unet/config.json (a pipeline folder, "

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from svdd_cli.checkpoint import load_module, resolve_device
+from svdd_cli.checkpoint import load_module, resolve_device, shipped
 from svdd_cli.errors import UserError
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.dnaconv import DNAConv
@@ -116,7 +116,7 @@ def from_mdlm(path: str | Path, vocab: str | Sequence[str] = "ACGT", length: int
     vocab: the tokens 0..V-1 in the checkpoint's order, mask excluded (a str = one-letter tokens);
     length: sequence length (default: the checkpoint config's model length); mask_index: the checkpoint's
     mask id (default: V, the last); ema: use the EMA weights when the checkpoint has them."""
-    path = Path(path)
+    path = shipped(path)
     if not path.exists():
         raise UserError(f"model.path={path} not found (a Lightning .ckpt file or a Hugging Face folder)")
     if num_steps < 1:

@@ -19,13 +19,14 @@ from svdd_cli.core import DomainRestricted, OracleStats, Reward
 from svdd_cli.errors import UserError
 
 
-def build_term(name: str, options: Mapping[str, Any], device: str) -> Reward:
+def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: str | None) -> Reward:
     """The reward of the `reward=<name>` option (composed as `svdd run reward=<name>` would) with `options` merged
     in and the run's device."""
     from hydra.errors import MissingConfigException
 
     try:
-        cfg = compose_config([f"reward={name}", f"device={device}"])
+        paths = [f"paths.checkpoints={checkpoints}"] if checkpoints else []  # the run's, not the shipped default
+        cfg = compose_config([f"reward={name}", f"device={device}", *paths])
     except MissingConfigException:  # Hydra's multi-line report: one line with the options instead
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
@@ -39,12 +40,12 @@ class Composite:
     """sum_k weight_k * reward_k(samples); scores the domains every term scores."""
 
     def __init__(self, terms: Mapping[str, float], options: Mapping[str, Mapping[str, Any]] | None = None,
-                 device: str = "auto") -> None:
+                 device: str = "auto", checkpoints: str | None = None) -> None:
         if not terms:
             raise UserError("reward.terms is empty: give weights such as reward.terms.qed=1.0")
         options = options or {}
         self.weights = {name: float(weight) for name, weight in terms.items()}
-        self.terms = {name: build_term(name, options.get(name, {}), device) for name in self.weights}
+        self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints) for name in self.weights}
         restricted = [t.domains for t in self.terms.values() if isinstance(t, DomainRestricted)]
         if restricted:  # the domains every restricted term scores; no `domains` when no term is restricted
             self.domains = tuple(d for d in restricted[0] if all(d in r for r in restricted))

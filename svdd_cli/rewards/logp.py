@@ -6,3 +6,6 @@ from svdd_cli.rewards.molecular import MolecularScore
 
 class Logp(MolecularScore):
     score = staticmethod(penalized_logp)
+
+    def __init__(self, penalty: float = -20.0, workers: int = 0) -> None:  # 0 would be a mid-range logP
+        super().__init__(penalty, workers)
