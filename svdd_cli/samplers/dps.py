@@ -70,7 +70,6 @@ def masked_direction(model: MaskedKernel, reward: ProbsReward, order: Tensor, x_
     with torch.enable_grad():
         r = reward.score_probs(probs[..., order.to(probs.device)])
         (g,) = torch.autograd.grad(r.sum(), probs)
-    g = g.to(probs.device)
     return pred, r.detach().float().cpu(), g - (g * probs.detach()).sum(-1, keepdim=True)
 
 
