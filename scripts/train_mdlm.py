@@ -30,6 +30,7 @@ import torch
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
+from svdd_cli.training import compact_optimizer, ema_update, expand_optimizer, load_state, save_state
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
@@ -53,16 +54,6 @@ def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) ->
     total = sum(-model.log_likelihood(batch, gen, draws=2).sum().item() for batch in tokens.split(256))
     model.denoiser.train()
     return total / len(tokens)
-
-
-def half(state: dict) -> dict:
-    """AdamW state with its moment tensors stored in bf16 (the file stays small enough to commit)."""
-    return {k: {n: v.to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() and v.dim() else v
-                for n, v in s.items()} for k, s in state.items()}
-
-
-def full(state: dict) -> dict:
-    return {k: {n: v.float() if torch.is_tensor(v) and v.dim() else v for n, v in s.items()} for k, s in state.items()}
 
 
 def main() -> None:
@@ -90,7 +81,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     state_file = args.state / "state.pt"
-    saved = torch.load(state_file, map_location="cpu", weights_only=False) if state_file.exists() else None
+    saved = load_state(state_file)
     device = resolve_device(args.device)
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
@@ -113,7 +104,7 @@ def main() -> None:
     net, ema = net.to(device), ema.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     if saved:
-        opt.load_state_dict({**saved["optimizer"], "state": full(saved["optimizer"]["state"])})
+        opt.load_state_dict(expand_optimizer(saved["optimizer"]))
     if args.export:
         folder_config = {"vocab": config["vocab"], "length": config["length"], "eps": config["eps"],
                          "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
@@ -141,11 +132,9 @@ def main() -> None:
         return torch.randperm(len(train), generator=torch.Generator().manual_seed(config["train"]["seed"] + ep))
 
     def save() -> None:
-        torch.save({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
+        save_state({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
                     "epoch": epoch, "position": position, "train_size": len(train), "rng": torch.get_rng_state(),
-                    "optimizer": {**opt.state_dict(), "state": half(opt.state_dict()["state"])}},
-                   args.state / "state.tmp")
-        (args.state / "state.tmp").replace(state_file)
+                    "optimizer": compact_optimizer(opt.state_dict())}, state_file)
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
     net.train()
@@ -165,9 +154,7 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         step += 1
-        with torch.no_grad():
-            for e, q in zip(ema.parameters(), net.parameters()):
-                e.lerp_(q, 1 - min(decay, (1 + step) / (10 + step)))
+        ema_update(ema, net, decay, step)
         running += loss.item()
         if step % 50 == 0:
             record = {"step": step, "epoch": epoch, "loss": running / 50, "minutes": (time.time() - start) / 60}
