@@ -12,7 +12,7 @@ LAYERS = [  # lowest first; a module may import its own layer and the ones below
     ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs)$"),
     ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness)(\..+)?$"),
     ("samplers", r"svdd_cli\.samplers(\..+)?$"),
-    ("app", r"svdd_cli\.(api|writer|run|train_value|summary|plots|report|merge)$"),
+    ("app", r"svdd_cli\.(api|writer|run|train_value|training|summary|plots|report|merge)$"),
     ("cli", r"svdd_cli(\.cli)?$"),
 ]
 
