@@ -1,13 +1,16 @@
 """The reward-naturalness trade-off: sweep svdd's alpha, M and guide window (and smc's alpha) through the CLI,
-then plot reward (guidance and held-out) against naturalness (3-mer r to real data, GC percentile), with
+then plot reward (guidance and, where the domain has one, held-out) against two naturalness figures, with
 ancestral, best_of_n and the real data as reference points.
 
     python scripts/tradeoff.py dna            # runs into tradeoff/dna (skips finished runs), docs/tradeoff_dna.png
     python scripts/tradeoff.py rna            # reward=mfe_surrogate: docs/tradeoff_rna.png
+    python scripts/tradeoff.py protein        # reward=gravy, composition distance to held-out proteins
+    python scripts/tradeoff.py molecule       # reward=qed, MOSES filters and rings of >= 7 atoms
     python scripts/tradeoff.py dna --plot-only
 
-32 samples, 50 steps, seed 0 per point (about 1 minute each for svdd M=10 on 2 cores). Naturalness figures are
-recomputed from each run's samples.csv with the domain's naturalness object, so older runs plot too.
+32 samples, 50 steps (molecule: the model's 64), seed 0 per point (about 1 minute each for svdd M=10 on 2 cores
+for DNA). DNA/RNA naturalness figures are recomputed from each run's samples.csv with the domain's naturalness
+object, so older runs plot too; protein and molecule figures are read from the run's summary.json.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from hydra.utils import instantiate  # noqa: E402
 
 from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
 
-COMMON = ["model.num_steps=50", "num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1",
+COMMON = ["num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1",
           "seed=0"]
 SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 alpha=0.25", ["sampler.guide_from=0", "sampler.alpha=0.25"]),
@@ -46,12 +49,20 @@ SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
         ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),
         ("M=10 until 0.3", ["sampler.guide_from=0", "sampler.guide_until=0.3"])]
-TASKS = {  # domain -> (reward, x-axis figures, points: (label, sampler, overrides))
-    "dna": ("enhancer", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
-                         ("gc_percentile", "median GC: percentile among real HepG2 sites")]),
-    "rna": ("mfe_surrogate", [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
-                              ("mfe_percentile", "median MFE: percentile among real UTR windows")]),
+TASKS = {  # domain -> (reward, held-out column or None, x-axis figures (key, title), real values where not shipped)
+    "dna": ("enhancer", "evaluation_reward", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
+                                              ("gc_percentile", "median GC: percentile among real HepG2 sites")], {}),
+    "rna": ("mfe_surrogate", "evaluation_reward",
+            [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
+             ("mfe_percentile", "median MFE: percentile among real UTR windows")], {}),
+    "protein": ("gravy", None, [("composition_distance_to_heldout", "amino-acid composition distance to held-out "
+                                 "proteins (lower = more natural)"),
+                                ("mean_pairwise_identity", "mean pairwise identity (lower = more diverse)")], {}),
+    "molecule": ("qed", None, [("filters", "MOSES filter pass rate (real test: 1.00)"),
+                               ("ring7_fraction", "fraction with a ring of >= 7 atoms (real test: 0.022)")],
+                 {"filters": 1.0, "ring7_fraction": 0.022}),  # 2,000 real MOSES test molecules (molecule_mdlm card)
 }
+STEPS = {"molecule": []}  # domain -> model.num_steps override (default 50 steps)
 POINTS = [("ancestral", "ancestral", []), ("best_of_n N=10", "best_of_n", []),
           *((f"svdd {name}", "svdd", o) for name, o in SVDD),
           ("smc alpha=0.1", "smc", []), ("smc alpha=1", "smc", ["sampler.alpha=1.0"])]
@@ -61,8 +72,9 @@ def run_point(domain: str, reward: str, sampler: str, overrides: list[str], fold
     """One `svdd run` into folder (skipped when it already finished)."""
     if (folder / "summary.json").exists():
         return
+    steps = STEPS.get(domain, ["model.num_steps=50"])
     cmd = [sys.executable, "-m", "svdd_cli.cli", "run", f"domain={domain}", f"reward={reward}", f"sampler={sampler}",
-           *COMMON, *overrides, f"hydra.run.dir={folder}"]
+           *COMMON, *steps, *overrides, f"hydra.run.dir={folder}"]
     print(" ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
 
@@ -83,10 +95,11 @@ def median(values: list[Any]) -> float:
 
 
 def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: Path) -> None:
-    """2 x 2 panels: (guidance, held-out) reward against the two naturalness figures."""
-    figures = TASKS[domain][1]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
-    for i, column in enumerate(("reward", "evaluation_reward")):
+    """Panels: (guidance[, held-out]) reward against the two naturalness figures."""
+    _, held_out, figures, _ = TASKS[domain]
+    columns = ["reward"] + ([held_out] if held_out else [])
+    fig, axes = plt.subplots(len(columns), 2, figsize=(11, 4.25 * len(columns)), squeeze=False)
+    for i, column in enumerate(columns):
         for j, (key, title) in enumerate(figures):
             ax = axes[i][j]
             for p in points:
@@ -101,7 +114,7 @@ def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: P
                 ax.legend(loc="best", fontsize=7)
             ax.set_xlabel(title)
             ax.set_ylabel(f"{'guidance' if column == 'reward' else 'held-out'} reward (median)")
-    fig.suptitle(f"{domain}: reward against naturalness (32 samples, 50 steps, seed 0)")
+    fig.suptitle(f"{domain}: reward against naturalness (32 samples, seed 0)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -113,13 +126,13 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, help="default tradeoff/<domain>")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
-    reward, figures = TASKS[args.domain]
+    reward, held_out, figures, real_given = TASKS[args.domain]
     runs = args.runs or Path("tradeoff") / args.domain
     register_resolver()
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", [f"domain={args.domain}", f"reward={reward}", "device=cpu"])
-    naturalness = instantiate(cfg.domain.naturalness)
-    points = []
+    naturalness = instantiate(cfg.domain.naturalness) if cfg.domain.get("naturalness") else None
+    points, natural = [], {"real": {}, "oracles": {}}
     for label, sampler, overrides in POINTS:
         folder = runs / label.replace(" ", "_").replace("(", "").replace(")", "").replace("=", "")
         if not args.plot_only:
@@ -128,27 +141,27 @@ def main() -> None:
             continue
         rows = rows_of(folder)
         summary = json.loads((folder / "summary.json").read_text())
-        natural = naturalness(rows)
+        natural = naturalness(rows) if naturalness else {**natural, **summary["naturalness"]}
         points.append({"label": label, "sampler": sampler, "nfe": summary["nfe_per_sample"],
                        "reward": median([r["reward"] for r in rows]),
-                       "evaluation_reward": median([r["evaluation_reward"] for r in rows]),
+                       **({held_out: median([r[held_out] for r in rows])} if held_out else {}),
                        **{k: natural[k] for k, _ in figures}})
-    real = {k: natural["real"].get(k) for k, _ in figures}
-    for column in ("reward", "evaluation_reward"):
-        entry = natural["oracles"].get(column)
+    real = {k: natural["real"].get(k, real_given.get(k)) for k, _ in figures}
+    for column in ("reward", held_out):
+        entry = natural["oracles"].get(column) if column else None
         real[column] = entry["quantiles"]["p50"] if entry else None
     out = Path("docs") / f"tradeoff_{args.domain}.png"
     plot(args.domain, points, real, out)
     (Path("docs") / f"tradeoff_{args.domain}.json").write_text(json.dumps({"points": points, "real": real}, indent=1))
-    print("| point | NFE / sample | reward median | held-out median | " + " | ".join(k for k, _ in figures) + " |")
-    print("|---|---|---|---|" + "---|" * len(figures))
-    for p in points:
-        print(f"| {p['label']} | {p['nfe']:.0f} | {p['reward']:.3f} | {p['evaluation_reward']:.3f} | "
-              + " | ".join(f"{p[k]:.3f}" for k, _ in figures) + " |")
+    held = " held-out median |" if held_out else ""
+    print("| point | NFE / sample | reward median |" + held + " " + " | ".join(k for k, _ in figures) + " |")
+    print("|---|---|---|" + ("---|" if held_out else "") + "---|" * len(figures))
     cell = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    print(f"| real data (sets of 32; oracle medians) | - | {cell(real['reward'])} | "
-          f"{cell(real['evaluation_reward'])} | "
-          + " | ".join(cell(real[k]) for k, _ in figures) + " |")
+    for p in points:
+        print(f"| {p['label']} | {p['nfe']:.0f} | {p['reward']:.3f} |" + (f" {p[held_out]:.3f} |" if held_out else "")
+              + " " + " | ".join(cell(p[k]) for k, _ in figures) + " |")
+    print(f"| real data | - | {cell(real['reward'])} |" + (f" {cell(real[held_out])} |" if held_out else "")
+          + " " + " | ".join(cell(real[k]) for k, _ in figures) + " |")
     print(f"wrote {out}")
 
 
