@@ -1,8 +1,8 @@
 """Prepare the real DNA data: 47,872 human DNase-hypersensitive 200-bp sequences (hg38).
 
 Source: the `dnadiffusion==0.0.0.dev0` wheel on PyPI (MIT), fetched with `pip download --no-deps`
-and read by path (never installed). Keeps its chromosome split: training / validation = chr1 /
-test = chr2. Writes data/dna/{train,valid,test}.tsv with columns sequence, cell_type, chrom.
+and read by path (never installed). Keeps its chromosome split: training / validation = chr2 /
+test = chr1. Writes data/dna/{train,valid,test}.tsv with columns sequence, cell_type, chrom.
 
     python scripts/prepare_dna.py [--out data/dna]
 """

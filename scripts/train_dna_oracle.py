@@ -4,7 +4,7 @@ Two independent oracles are trained on disjoint chromosomes of the training spli
 that guides sampling never saw the data of the one that evaluates it:
   guidance   (checkpoints/dna_enhancer_oracle):  odd autosomes + chrX
   evaluation (checkpoints/dna_enhancer_heldout): even autosomes + chrY
-Both select their epoch on chr1 (validation) and report AUROC on chr2 (test).
+Both select their epoch on chr2 (validation) and report AUROC on chr1 (test).
 
     python scripts/prepare_dna.py
     python scripts/train_dna_oracle.py --role guidance   --out checkpoints/dna_enhancer_oracle

@@ -1,7 +1,7 @@
 """Train the pre-trained masked diffusion model on real sequences and write a checkpoint folder.
 
 The recipe that made checkpoints/dna_mdlm (all cell types, training split = every chromosome but
-chr1/chr2; model selection on chr1; test NELBO on chr2):
+chr1/chr2; model selection on chr2; test NELBO on chr1):
 
     python scripts/prepare_dna.py
     python scripts/train_masked_diffusion.py --data data/dna --alphabet ACGT --out checkpoints/dna_mdlm

@@ -55,7 +55,7 @@ def test_motifs_penalise_bad_sequences_and_reject_unknown_ids():
 
 
 def test_enhancer_oracles_rank_real_hepg2_sites_above_others():
-    """Held-out chr2 sequences (the oracles never saw them): HepG2 sites score higher on average."""
+    """Held-out chr1 sequences (the oracles never saw them): HepG2 sites score higher on average."""
     path = asset_root() / "tests" / "data" / "dna_test_sample.tsv"
     with open(path) as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
