@@ -6,11 +6,12 @@ ancestral, best_of_n and the real data as reference points.
     python scripts/tradeoff.py rna            # reward=mfe_surrogate: docs/tradeoff_rna.png
     python scripts/tradeoff.py protein        # reward=gravy, composition distance to held-out proteins
     python scripts/tradeoff.py molecule       # reward=qed, MOSES filters and rings of >= 7 atoms
+    python scripts/tradeoff.py image          # reward=classifier, 256 samples per point: FD, confidence
     python scripts/tradeoff.py dna --plot-only
 
 32 samples, 50 steps (molecule: the model's 64), seed 0 per point (about 1 minute each for svdd M=10 on 2 cores
 for DNA). DNA/RNA naturalness figures are recomputed from each run's samples.csv with the domain's naturalness
-object, so older runs plot too; protein and molecule figures are read from the run's summary.json.
+object, so older runs plot too; protein, molecule and image figures are read from the run summaries.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,7 @@ from hydra.utils import instantiate  # noqa: E402
 
 from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
 
-COMMON = ["num_samples=32", "batch_size=32", "reference_samples=0", "likelihood_draws=1",
-          "seed=0"]
+COMMON = ["reference_samples=0", "likelihood_draws=1", "seed=0"]
 SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 alpha=0.25", ["sampler.guide_from=0", "sampler.alpha=0.25"]),
         ("M=10 alpha=0.5", ["sampler.guide_from=0", "sampler.alpha=0.5"]),
@@ -49,32 +50,51 @@ SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
         ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),
         ("M=10 until 0.3", ["sampler.guide_from=0", "sampler.guide_until=0.3"])]
-TASKS = {  # domain -> (reward, held-out column or None, x-axis figures (key, title), real values where not shipped)
-    "dna": ("enhancer", "evaluation_reward", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
-                                              ("gc_percentile", "median GC: percentile among real HepG2 sites")], {}),
-    "rna": ("mfe_surrogate", "evaluation_reward",
-            [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
-             ("mfe_percentile", "median MFE: percentile among real UTR windows")], {}),
-    "protein": ("gravy", None, [("composition_distance_to_heldout", "amino-acid composition distance to held-out "
-                                 "proteins (lower = more natural)"),
-                                ("mean_pairwise_identity", "mean pairwise identity (lower = more diverse)")], {}),
-    "molecule": ("qed", None, [("filters", "MOSES filter pass rate (real test: 1.00)"),
-                               ("ring7_fraction", "fraction with a ring of >= 7 atoms (real test: 0.022)")],
-                 {"filters": 1.0, "ring7_fraction": 0.022}),  # 2,000 real MOSES test molecules (molecule_mdlm card)
+SEQUENCES = ["model.num_steps=50", "num_samples=32", "batch_size=32"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One domain's sweep: its reward, the naturalness figures on the x axes (key, title), the held-out column
+    (None: no second oracle), real values the run summaries do not carry, run settings and which points run."""
+    reward: str
+    figures: list[tuple[str, str]]
+    held_out: str | None = "evaluation_reward"
+    real: dict[str, float] = field(default_factory=dict)
+    settings: list[str] = field(default_factory=lambda: SEQUENCES)
+    points: tuple[str, ...] | None = None  # point labels; None = every point
+
+
+TASKS = {
+    "dna": Task("enhancer", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
+                             ("gc_percentile", "median GC: percentile among real HepG2 sites")]),
+    "rna": Task("mfe_surrogate", [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
+                                  ("mfe_percentile", "median MFE: percentile among real UTR windows")]),
+    "protein": Task("gravy", [("composition_distance_to_heldout", "amino-acid composition distance to held-out "
+                               "proteins (lower = more natural)"),
+                              ("mean_pairwise_identity", "mean pairwise identity (lower = more diverse)")], None),
+    "molecule": Task("qed", [("filters", "MOSES filter pass rate (real test: 1.00)"),
+                             ("ring7_fraction", "fraction with a ring of >= 7 atoms (real test: 0.022)")], None,
+                     {"filters": 1.0, "ring7_fraction": 0.022},  # 2,000 real MOSES test molecules (molecule card)
+                     ["num_samples=32", "batch_size=32"]),  # the model's own 64 steps
+    "image": Task("classifier", [("frechet_distance", "Frechet distance to the test set (lower = more natural)"),
+                                 ("classifier_confidence_mean", "mean classifier confidence (real test: ~0.9)")],
+                  None, {}, ["model.num_steps=50", "num_samples=256", "batch_size=64"],  # FD needs >= 256 samples
+                  ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
+                   "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8")),
 }
-STEPS = {"molecule": []}  # domain -> model.num_steps override (default 50 steps)
 POINTS = [("ancestral", "ancestral", []), ("best_of_n N=10", "best_of_n", []),
           *((f"svdd {name}", "svdd", o) for name, o in SVDD),
           ("smc alpha=0.1", "smc", []), ("smc alpha=1", "smc", ["sampler.alpha=1.0"])]
 
 
-def run_point(domain: str, reward: str, sampler: str, overrides: list[str], folder: Path) -> None:
+def run_point(domain: str, sampler: str, overrides: list[str], folder: Path) -> None:
     """One `svdd run` into folder (skipped when it already finished)."""
     if (folder / "summary.json").exists():
         return
-    steps = STEPS.get(domain, ["model.num_steps=50"])
-    cmd = [sys.executable, "-m", "svdd_cli.cli", "run", f"domain={domain}", f"reward={reward}", f"sampler={sampler}",
-           *COMMON, *steps, *overrides, f"hydra.run.dir={folder}"]
+    task = TASKS[domain]
+    cmd = [sys.executable, "-m", "svdd_cli.cli", "run", f"domain={domain}", f"reward={task.reward}",
+           f"sampler={sampler}", *COMMON, *task.settings, *overrides, f"hydra.run.dir={folder}"]
     print(" ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
 
@@ -96,7 +116,7 @@ def median(values: list[Any]) -> float:
 
 def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: Path) -> None:
     """Panels: (guidance[, held-out]) reward against the two naturalness figures."""
-    _, held_out, figures, _ = TASKS[domain]
+    held_out, figures = TASKS[domain].held_out, TASKS[domain].figures
     columns = ["reward"] + ([held_out] if held_out else [])
     fig, axes = plt.subplots(len(columns), 2, figsize=(11, 4.25 * len(columns)), squeeze=False)
     for i, column in enumerate(columns):
@@ -114,7 +134,7 @@ def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: P
                 ax.legend(loc="best", fontsize=7)
             ax.set_xlabel(title)
             ax.set_ylabel(f"{'guidance' if column == 'reward' else 'held-out'} reward (median)")
-    fig.suptitle(f"{domain}: reward against naturalness (32 samples, seed 0)")
+    fig.suptitle(f"{domain}: reward against naturalness ({' '.join(TASKS[domain].settings)}, seed 0)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -126,7 +146,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, help="default tradeoff/<domain>")
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args()
-    reward, held_out, figures, real_given = TASKS[args.domain]
+    task = TASKS[args.domain]
+    reward, held_out, figures = task.reward, task.held_out, task.figures
     runs = args.runs or Path("tradeoff") / args.domain
     register_resolver()
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
@@ -134,9 +155,11 @@ def main() -> None:
     naturalness = instantiate(cfg.domain.naturalness) if cfg.domain.get("naturalness") else None
     points, natural = [], {"real": {}, "oracles": {}}
     for label, sampler, overrides in POINTS:
+        if task.points is not None and label not in task.points:
+            continue
         folder = runs / label.replace(" ", "_").replace("(", "").replace(")", "").replace("=", "")
         if not args.plot_only:
-            run_point(args.domain, reward, sampler, overrides, folder)
+            run_point(args.domain, sampler, overrides, folder)
         if not (folder / "samples.csv").exists():
             continue
         rows = rows_of(folder)
@@ -146,7 +169,7 @@ def main() -> None:
                        "reward": median([r["reward"] for r in rows]),
                        **({held_out: median([r[held_out] for r in rows])} if held_out else {}),
                        **{k: natural[k] for k, _ in figures}})
-    real = {k: natural["real"].get(k, real_given.get(k)) for k, _ in figures}
+    real = {k: natural["real"].get(k, task.real.get(k)) for k, _ in figures}
     for column in ("reward", held_out):
         entry = natural["oracles"].get(column) if column else None
         real[column] = entry["quantiles"]["p50"] if entry else None
