@@ -134,6 +134,9 @@ def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: P
             if real.get(key) is not None and real.get(column) is not None:
                 ax.scatter(real[key], real[column], c="gold", marker="P", s=120, edgecolors="k", label="real data")
                 ax.legend(loc="best", fontsize=7)
+            elif real.get(key) is not None:  # no oracle quantiles for real data: its naturalness as a line
+                ax.axvline(real[key], color="goldenrod", linestyle="--", label="real data")
+                ax.legend(loc="best", fontsize=7)
             ax.set_xlabel(title)
             ax.set_ylabel(f"{'guidance' if column == 'reward' else 'held-out'} reward (median)")
     fig.suptitle(f"{domain}: reward against naturalness ({' '.join(TASKS[domain].settings)}, seed 0)")
