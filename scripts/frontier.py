@@ -27,6 +27,13 @@ from pathlib import Path
 from typing import Any
 
 SAMPLERS = "ancestral,best_of_n,svdd,svdd_r,refine,tree,particle_gibbs,beam,smc,fk,nested_is"
+NATURALNESS = {  # domain -> the two naturalness figures of its table (summary.json naturalness key, column title)
+    "dna": [("kmer3_r_hepg2", "3-mer r"), ("gc_percentile", "GC pct")],
+    "rna": [("kmer3_distance", "3-mer dist"), ("mfe_percentile", "MFE pct")],
+    "molecule": [("filters", "filters"), ("ring7_fraction", "ring>=7")],
+    "protein": [("composition_distance_to_heldout", "composition dist"), ("mean_pairwise_identity", "identity")],
+    "image": [("frechet_distance", "FD"), ("classifier_confidence_mean", "confidence")],
+}
 
 
 def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overrides: list[str], out: Path) -> None:
@@ -46,8 +53,8 @@ def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overri
             for seed in seeds:
                 cfg = compose_config([f"sampler={sampler}", f"seed={seed}", f"nfe_per_sample={budget}", *overrides])
                 parts, config = build(cfg), vars(settings(cfg))
-                choices = {"domain": cfg.domain.name, "reward": overrides_value(overrides, "reward"),
-                           "sampler": sampler}
+                choices = {"domain": overrides_value(overrides, "domain", "dna"),
+                           "reward": overrides_value(overrides, "reward"), "sampler": sampler}
                 try:
                     result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain,
                                    evaluation=parts.evaluation, out=out / f"{job}-{sampler}-{budget}-{seed}",
@@ -82,7 +89,7 @@ def points(out: Path) -> list[dict[str, Any]]:
                       "heldout": s["evaluation_reward"]["median"],
                       "loglik": s["naturalness"]["log_likelihood"]["median"],
                       "distinct": len(set(samples)) / max(len(samples), 1),
-                      "kmer3_r": s["naturalness"].get("kmer3_r_hepg2"), "gc_pct": s["naturalness"].get("gc_percentile"),
+                      "natural": [s["naturalness"].get(k) for k, _ in NATURALNESS.get(s["choices"]["domain"], [])],
                       "nfe": s["nfe_per_sample"], "wall": s["wall_s"], "domain": s["choices"]["domain"],
                       "reward": s["choices"]["reward"], "n": s["num_samples"]})
     return found
@@ -103,8 +110,11 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
     for p in found:
         groups[(p["sampler"], p["budget"])].append(p)
     base = mean([p["median"] for p in found if p["sampler"] == "ancestral"])
-    lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | 3-mer r | GC pct "
-             "| NFE / sample | wall s | seeds | (r - anc) / (bon - anc) |", "|" + "---|" * 13]
+    figures = NATURALNESS.get(found[0]["domain"], []) if found else []
+    lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | "
+             + "".join(f"{title} | " for _, title in figures)
+             + "NFE / sample | wall s | seeds | (r - anc) / (bon - anc) |",
+             "|" + "---|" * (11 + len(figures))]
     for (sampler, budget), ps in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1] or 0)):
         med = mean([p["median"] for p in ps])
         bon = mean([p["median"] for p in groups.get(("best_of_n", budget), [])])
@@ -112,7 +122,7 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
         lines.append("| " + " | ".join([
             sampler, str(budget), fmt(med), fmt(mean([p["top10"] for p in ps])), fmt(mean([p["heldout"] for p in ps])),
             fmt(mean([p["loglik"] for p in ps]), 1), fmt(mean([p["distinct"] for p in ps]), 2),
-            fmt(mean([p["kmer3_r"] for p in ps]), 2), fmt(mean([p["gc_pct"] for p in ps]), 0),
+            *(fmt(mean([p["natural"][i] for p in ps]), 2) for i in range(len(figures))),
             fmt(mean([p["nfe"] for p in ps]), 0), fmt(mean([p["wall"] for p in ps]), 0), str(len(ps)),
             fmt(ratio, 2)]) + " |")
     return "\n".join(lines)
