@@ -129,6 +129,16 @@ def test_refine_lowest_confidence_re_masks_the_tokens_the_denoiser_likes_least()
     assert ((masked == model.mask_id).sum(1) == 10).all()
 
 
+def test_refine_lowest_confidence_re_masks_an_impossible_token_first():
+    logits = torch.zeros(20, 4)
+    logits[:, 1] = -torch.inf  # the denoiser gives C probability 0: log-prob -inf, the least confident of all
+    model = table_model(logits, "ACGT", num_steps=10)
+    x = model.encode_samples(["AAAAAAAAAAAAAAAACCCC"] * 16)
+    masked = Refine(remask_fraction=0.5, lowest_confidence=True).remask(model, x, x, 0.5, GEN().manual_seed(6))
+    assert (masked[x == 1] == model.mask_id).all()  # the 4 C's (-inf) are re-masked, not dropped
+    assert ((masked == model.mask_id).sum(1) == 10).all()
+
+
 @pytest.mark.parametrize("max_edits", [0, 2, 5])
 def test_refine_honours_max_edits_over_many_rounds(tmp_path, max_edits):
     seeds = ["CCCCCCCCCCGGGGGGGGGG", "GGGGGGGGGGCCCCCCCCCC"]

@@ -118,7 +118,8 @@ class Refine:
             same = (x == seed).gather(1, order)  # (B, L) in priority order
             left = (self.max_edits - (x != seed).sum(1, keepdim=True)).clamp_min(0)
             eligible = ~same | (same.cumsum(1) <= left)
-        ranked = eligible & (eligible.cumsum(1) <= m) & torch.isfinite(score.gather(1, order))
+        # unprobed positions (+inf) are never re-masked; a token of log-prob -inf is the least confident: first
+        ranked = eligible & (eligible.cumsum(1) <= m) & (score.gather(1, order) < math.inf)
         chosen = torch.zeros_like(eligible).scatter(1, order, ranked)
         return torch.where(chosen, model.mask_id, x)
 
