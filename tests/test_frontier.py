@@ -139,6 +139,18 @@ def test_refine_lowest_confidence_re_masks_an_impossible_token_first():
     assert ((masked == model.mask_id).sum(1) == 10).all()
 
 
+def test_refine_reuses_the_rewards_its_last_svdd_step_computed(tmp_path):
+    """Every SVDD step scores its B*M candidates; the population resampling of a round reuses the kept ones'
+    rewards: only seeds (no first pass) are scored on their own."""
+    steps, n, m, rounds = len(DNA.timesteps()) - 1, 12, 3, 3
+    for init, extra in ((None, 0), (seeds_file(tmp_path, ["ACGTACGTACGTACGTACGT"]), n)):
+        sampler, counters = Refine(rounds=rounds, num_candidates=m, init=init), Counters()
+        sampler.sample(counted_model(DNA, counters, 99), counted_reward(CountLetter(), counters, -1), n,
+                       GEN().manual_seed(3), lambda r: None)
+        first = 0 if init else steps
+        assert counters.reward_calls == n * m * (first + rounds * sampler.sub_steps(steps)) + extra
+
+
 @pytest.mark.parametrize("max_edits", [0, 2, 5])
 def test_refine_honours_max_edits_over_many_rounds(tmp_path, max_edits):
     seeds = ["CCCCCCCCCCGGGGGGGGGG", "GGGGGGGGGGCCCCCCCCCC"]
