@@ -13,7 +13,7 @@ from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.beam import Beam
-from svdd_cli.samplers.particle_gibbs import ParticleGibbs
+from svdd_cli.samplers.particle_gibbs import ParticleGibbs, lineage
 from svdd_cli.samplers.refine import Refine
 from svdd_cli.samplers.resampling import multinomial
 from svdd_cli.samplers.schedules import exp, linear, sigmoid
@@ -53,6 +53,17 @@ def test_particle_gibbs_costs_iterations_times_particles_times_steps():
     ParticleGibbs(3, 2, ALPHA).sample(counted_model(MODEL, counters, 99), counted_reward(REWARD, counters, -1), 5,
                                       GEN().manual_seed(0), lambda r: None)
     assert counters.nfe == 5 * 2 * 3 * STEPS
+
+
+def test_particle_gibbs_lineage_is_the_path_re_indexed_at_every_step():
+    g = GEN().manual_seed(0)
+    states = [torch.randn(6, 2, generator=g) for _ in range(5)]
+    parents = [torch.randint(6, (6,), generator=g) for _ in range(4)]
+    path = [states[0]]
+    for rows, x in zip(parents, states[1:]):  # the O(T^2) way: re-index the whole path at every step
+        path = [state[rows] for state in path] + [x]
+    pick = torch.tensor([5, 0, 2])
+    assert all(torch.equal(a, b[pick]) for a, b in zip(lineage(states, parents, pick), path, strict=True))
 
 
 def test_svdd_r_on_a_batch_of_one_is_svdd():
