@@ -39,8 +39,8 @@ class Prediction:
         return Prediction(self.x_t.repeat_interleave(m, dim=0), self.t,
                           self.x0.repeat_interleave(m, dim=0), self.output.repeat_interleave(m, dim=0))
 
-    def take(self, rows: Tensor) -> Prediction:
-        """The rows with the given indices: (B, ...) -> (len(rows), ...)."""
+    def take(self, rows: Tensor | slice) -> Prediction:
+        """The rows with the given indices (a slice: views, no copy): (B, ...) -> (len(rows), ...)."""
         return Prediction(self.x_t[rows], self.t, self.x0[rows], self.output[rows])
 
     @staticmethod
