@@ -18,6 +18,7 @@ from svdd_cli.domains.molecule import (
     save_smiles_hashes,
     selfies_to_smiles,
 )
+from svdd_cli.domains.moses import mols
 from svdd_cli.errors import UserError
 from tests.conftest import log_uniform, table_model
 
@@ -76,9 +77,9 @@ def test_metrics_validity_uniqueness_novelty_diversity(tmp_path):
 def test_internal_diversity_matches_rdkit_tanimoto():
     gen = fpgen.GetMorganGenerator(radius=2, fpSize=2048)
     a, b = (gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in MOSES[:2])
-    assert internal_diversity(MOSES[:2]) == pytest.approx(1 - DataStructs.TanimotoSimilarity(a, b))
-    assert internal_diversity([MOSES[0]] * 3) == pytest.approx(0.0)
-    assert math.isnan(internal_diversity(MOSES[:1]))
+    assert internal_diversity(mols(MOSES[:2])) == pytest.approx(1 - DataStructs.TanimotoSimilarity(a, b))
+    assert internal_diversity(mols([MOSES[0]] * 3)) == pytest.approx(0.0)
+    assert math.isnan(internal_diversity(mols(MOSES[:1])))
 
 
 def test_a_model_of_another_alphabet_is_refused():

@@ -17,11 +17,11 @@ from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
 
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
-from svdd_cli.domains.chem import canonical_smiles, logp, mol_from_smiles, qed, sa_score
+from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
 from svdd_cli.errors import UserError
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
-PROPERTIES = {"qed": qed, "sa": sa_score, "logp": logp}
+PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
 
 
 def selfies_to_smiles(selfies: str) -> str:
@@ -58,11 +58,11 @@ def save_smiles_hashes(path: str | Path, smiles: Sequence[str]) -> None:
     np.save(path, np.unique(smiles_hashes(smiles)))
 
 
-def internal_diversity(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> float:
+def internal_diversity(molecules: Sequence[Chem.Mol], radius: int = 2, bits: int = 2048) -> float:
     """1 - mean Tanimoto similarity of Morgan fingerprints over all pairs i != j (MOSES IntDiv1 without
     self-pairs); nan for fewer than two molecules."""
     generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
-    fps = [generator.GetFingerprint(mol_from_smiles(s)) for s in smiles]
+    fps = [generator.GetFingerprint(m) for m in molecules]
     if len(fps) < 2:
         return math.nan
     total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])) for i in range(len(fps) - 1))
@@ -75,8 +75,8 @@ def properties(smiles: str) -> dict[str, float | None]:
         mol = mol_from_smiles(smiles)
     except ValueError:
         return {"valid": False, **dict.fromkeys([*PROPERTIES, "mol_weight", "heavy_atoms"])}
-    return {"valid": True, **{k: f(smiles) for k, f in PROPERTIES.items()},
-            "mol_weight": Descriptors.MolWt(mol), "heavy_atoms": mol.GetNumHeavyAtoms()}
+    return {"valid": True, **mol_properties(mol), "mol_weight": Descriptors.MolWt(mol),
+            "heavy_atoms": mol.GetNumHeavyAtoms()}
 
 
 class MoleculeDomain:
@@ -137,21 +137,21 @@ class MoleculeDomain:
         out = {"validity": len(valid) / len(rows), "uniqueness": len(unique) / len(valid) if valid else math.nan}
         if self.training is not None and unique:
             out["novelty"] = float(np.mean(~np.isin(smiles_hashes(unique), self.training)))
-        out["internal_diversity"] = internal_diversity(valid)
+        molecules = moses.mols(valid)  # every SMILES parsed once; the properties are the rows' own columns
+        out["internal_diversity"] = internal_diversity(molecules)
         for key in PROPERTIES:
             values = [r[key] for r in rows if r["valid"]]
             out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
         if self.reference is not None and valid:
-            out |= self.moses(valid)
+            out |= self.moses(valid, molecules)
         return out
 
-    def moses(self, valid: list[str]) -> dict[str, float]:
-        """MOSES metrics against the shipped MOSES test reference (checkpoints/molecule_moses): filters, ring
-        statistics, mean weight, SNN to 2,000 test molecules, and the FCD to the whole MOSES test set when
-        there are at least fcd_min_samples valid samples (a smaller sample's FCD is dominated by its bias)."""
-        molecules = moses.mols(valid)
-        out = {k: v for k, v in moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts").items()
-               if k not in ("qed_mean", "sa_mean", "logp_mean")}
+    def moses(self, valid: list[str], molecules: list[Chem.Mol]) -> dict[str, float]:
+        """MOSES metrics of the valid SMILES and their molecules against the shipped MOSES test reference
+        (checkpoints/molecule_moses): filters, ring statistics, mean weight, SNN to 2,000 test molecules, and the
+        FCD to the whole MOSES test set when there are at least fcd_min_samples valid samples (a smaller sample's
+        FCD is dominated by its bias)."""
+        out = moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts")
         out["snn_test2k"] = moses.snn(moses.fingerprints(molecules), reference_fingerprints(self.reference))
         if len(valid) >= self.fcd_min_samples:
             out["fcd_test"] = moses_fcd(self.reference, valid)
