@@ -11,14 +11,8 @@ from rdkit.Chem import QED, Crippen
 from rdkit.Chem import rdFingerprintGenerator as fpgen
 
 from svdd_cli.domains.chem import canonical_smiles
-from svdd_cli.domains.molecule import (
-    PAD,
-    MoleculeDomain,
-    internal_diversity,
-    save_smiles_hashes,
-    selfies_to_smiles,
-)
-from svdd_cli.domains.moses import mols
+from svdd_cli.domains.molecule import PAD, MoleculeDomain, save_smiles_hashes, selfies_to_smiles
+from svdd_cli.domains.moses import fingerprints, internal_diversity, mols
 from svdd_cli.errors import UserError
 from tests.conftest import log_uniform, table_model
 
@@ -74,12 +68,15 @@ def test_metrics_validity_uniqueness_novelty_diversity(tmp_path):
     assert 0 < m["internal_diversity"] < 1 and m["qed_mean"] > 0
 
 
-def test_internal_diversity_matches_rdkit_tanimoto():
-    gen = fpgen.GetMorganGenerator(radius=2, fpSize=2048)
+def test_internal_diversity_is_moses_intdiv1():
+    """1024-bit Morgan r=2, mean over all ordered pairs with the self-pairs: (1 - T) / 2 for two molecules."""
+    gen = fpgen.GetMorganGenerator(radius=2, fpSize=1024)
     a, b = (gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in MOSES[:2])
-    assert internal_diversity(mols(MOSES[:2])) == pytest.approx(1 - DataStructs.TanimotoSimilarity(a, b))
-    assert internal_diversity(mols([MOSES[0]] * 3)) == pytest.approx(0.0)
-    assert math.isnan(internal_diversity(mols(MOSES[:1])))
+    diversity = internal_diversity(fingerprints(mols(MOSES[:2])))
+    assert diversity == pytest.approx((1 - DataStructs.TanimotoSimilarity(a, b)) / 2)
+    assert internal_diversity(fingerprints(mols([MOSES[0]] * 3))) == pytest.approx(0.0)
+    assert internal_diversity(fingerprints(mols(MOSES[:1]))) == pytest.approx(0.0)
+    assert math.isnan(internal_diversity([]))
 
 
 def test_a_model_of_another_alphabet_is_refused():

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import selfies as sf
 from rdkit import Chem, DataStructs
-from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
+from rdkit.Chem import Descriptors, Draw
 
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
@@ -56,17 +56,6 @@ def save_smiles_hashes(path: str | Path, smiles: Sequence[str]) -> None:
     """Write the sorted unique hashes of canonical SMILES (a training set's fingerprint for novelty)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.unique(smiles_hashes(smiles)))
-
-
-def internal_diversity(molecules: Sequence[Chem.Mol], radius: int = 2, bits: int = 2048) -> float:
-    """1 - mean Tanimoto similarity of Morgan fingerprints over all pairs i != j (MOSES IntDiv1 without
-    self-pairs); nan for fewer than two molecules."""
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
-    fps = [generator.GetFingerprint(m) for m in molecules]
-    if len(fps) < 2:
-        return math.nan
-    total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])) for i in range(len(fps) - 1))
-    return 1.0 - total / (len(fps) * (len(fps) - 1) / 2)
 
 
 def properties(smiles: str) -> dict[str, float | None]:
@@ -128,8 +117,8 @@ class MoleculeDomain:
             (folder / "top_molecules.png.tmp").replace(folder / "top_molecules.png")
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity,
-        mean qed / SA / logP of valid samples."""
+        """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity
+        (MOSES's IntDiv1, moses.internal_diversity), mean qed / SA / logP of valid samples."""
         if not rows:
             return {}
         valid = [r["smiles"] for r in rows if r["valid"]]
@@ -138,21 +127,22 @@ class MoleculeDomain:
         if self.training is not None and unique:
             out["novelty"] = float(np.mean(~np.isin(smiles_hashes(unique), self.training)))
         molecules = moses.mols(valid)  # every SMILES parsed once; the properties are the rows' own columns
-        out["internal_diversity"] = internal_diversity(molecules)
+        fps = moses.fingerprints(molecules)  # Morgan r=2, 1024 bits: IntDiv and SNN as MOSES computes them
+        out["internal_diversity"] = moses.internal_diversity(fps)
         for key in PROPERTIES:
             values = [r[key] for r in rows if r["valid"]]
             out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
         if self.reference is not None and valid:
-            out |= self.moses(valid, molecules)
+            out |= self.moses(valid, molecules, fps)
         return out
 
-    def moses(self, valid: list[str], molecules: list[Chem.Mol]) -> dict[str, float]:
-        """MOSES metrics of the valid SMILES and their molecules against the shipped MOSES test reference
+    def moses(self, valid: list[str], molecules: list[Chem.Mol], fps: list[Any]) -> dict[str, float]:
+        """MOSES metrics of the valid SMILES, their molecules and fingerprints against the shipped MOSES test reference
         (checkpoints/molecule_moses): filters, ring statistics, mean weight, SNN to 2,000 test molecules, and the
         FCD to the whole MOSES test set when there are at least fcd_min_samples valid samples (a smaller sample's
         FCD is dominated by its bias)."""
         out = moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts")
-        out["snn_test2k"] = moses.snn(moses.fingerprints(molecules), reference_fingerprints(self.reference))
+        out["snn_test2k"] = moses.snn(fps, reference_fingerprints(self.reference))
         if len(valid) >= self.fcd_min_samples:
             out["fcd_test"] = moses_fcd(self.reference, valid)
         return out

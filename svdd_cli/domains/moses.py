@@ -55,7 +55,11 @@ def snn(gen_fps: Sequence[Any], ref_fps: Sequence[Any]) -> float:
 
 
 def internal_diversity(fps: Sequence[Any]) -> float:
-    """MOSES IntDiv1: 1 - mean Tanimoto over all ordered pairs, self-pairs included."""
+    """MOSES IntDiv1, the one internal diversity of this tool: 1 - the mean Tanimoto similarity of the fingerprints
+    (`fingerprints`: Morgan radius 2, 1024 bits) over all n^2 ordered pairs, self-pairs included (n identical
+    molecules give 0, n distinct ones at most 1 - 1/n); nan for no molecules."""
+    if not fps:
+        return math.nan
     total = sum(sum(DataStructs.BulkTanimotoSimilarity(fp, fps)) for fp in fps)
     return 1.0 - total / len(fps) ** 2
 
