@@ -73,6 +73,8 @@ def test_domain_columns_and_naturalness(tmp_path):
     assert [str(r.seq) for r in SeqIO.parse(tmp_path / "samples.fasta", "fasta")] == SEQS
     with pytest.raises(UserError, match="domain.alphabet=ACGT"):
         ProteinDomain(alphabet="ACGT")
+    with pytest.raises(UserError, match=r"domain.reference: .*nope.json.*scripts/evaluate_protein_model.py"):
+        ProteinDomain(reference=tmp_path / "nope.json")
 
 
 def gravy_run(tmp_path, esm, sampler: str) -> list[float]:
