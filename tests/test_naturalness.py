@@ -103,6 +103,24 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     assert table.count("(0.355..0.615)") == 2  # both runs show their GC against real HepG2 sites' p5..p95
 
 
+def test_dna_naturalness_shares_the_kmer_oracles_scanner_and_its_scans(monkeypatch):
+    from svdd_cli.naturalness.dna import DnaNaturalness
+
+    root = Path(__file__).parent.parent / "checkpoints"
+    oracle, natural = KmerOracle(root / "dna_kmer_oracle"), DnaNaturalness(root / "dna_mdlm" / "reference_stats.json")
+    assert natural.scanner is oracle.features.scanner
+    rng = np.random.default_rng(0)
+    designs = ["".join(rng.choice(list("ACGT"), 200)) for _ in range(5)]
+    oracle(designs)
+    scanned = []
+    monkeypatch.setattr(MotifScanner, "counts", lambda self, x: scanned.append(len(x)))
+    hits = natural.scanner.hits_per_kb(designs)  # the oracle's counts: no scan
+    monkeypatch.undo()
+    ref = natural.reference
+    fresh = MotifScanner(ref["motifs"], ref["jaspar_release"], ref["motif_relative_score"])  # remembers nothing
+    assert scanned == [] and hits == fresh.hits_per_kb(designs)
+
+
 def test_kmer_oracle_scores_and_penalties():
     oracle = KmerOracle(Path(__file__).parent.parent / "checkpoints" / "dna_kmer_oracle")
     assert oracle.features(["ACGT" * 50]).shape == (1, 340 + 6)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from svdd_cli.naturalness import sequence as seq
-from svdd_cli.naturalness.motifs import MotifScanner
+from svdd_cli.naturalness.motifs import MotifScanner, shared_scanner
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
 
@@ -43,8 +43,8 @@ class DnaNaturalness:
         self.reference = load_reference(reference, "domain.naturalness.reference")
         self.oracles = load_quantiles(oracles)
         self.spectra = {k: np.array(v) for k, v in self.reference["kmer3"].items()}
-        self.scanner = MotifScanner(self.reference["motifs"], self.reference["jaspar_release"],
-                                    self.reference["motif_relative_score"])
+        self.scanner = shared_scanner(self.reference["motifs"], self.reference["jaspar_release"],
+                                      self.reference["motif_relative_score"])  # the k-mer oracle's: scanned once
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         seqs = [r["sequence"] for r in rows if r["sequence"] and not set(r["sequence"]) - set("ACGT")]
