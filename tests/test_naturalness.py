@@ -86,9 +86,10 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     natural = summary["naturalness"]
     assert -1 <= natural["kmer3_r_hepg2"] <= 1 and 0.8 < natural["real"]["kmer3_r_hepg2"] < 0.95  # n=8
-    assert natural["real"]["gc_p5"] == 0.355 and natural["real_range"]["gc_median"] == [0.355, 0.615]
+    assert natural["real_range"]["gc_median"] == [0.355, 0.615] and "gc_p5" not in natural["real"]
     assert {"motif_HNF4A_per_kb", "motif_CTCF_per_kb", "hamming_diversity", "distinct6_frac"} <= set(natural)
-    assert set(summary["evaluations"]) == {"evaluation_reward", "evaluation_kmer"}
+    assert set(summary["evaluations"]) == {"evaluation_kmer"}  # evaluation_reward has its own entry
+    assert summary["evaluation_reward"]["median"] is not None
     assert summary["real_quantiles"]["evaluation_kmer"]["checkpoint"] == "dna_kmer_oracle"
     assert summary["real_quantiles"]["reward"]["p99"] > summary["real_quantiles"]["reward"]["p1"]
     assert isinstance(summary["warnings"], list)
