@@ -121,7 +121,8 @@ class Domain(Protocol):
         """samples.csv columns for a batch, the sample itself first; may write per-sample files (images)."""
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """Rewrite the domain's native file(s) (FASTA, SDF, image grid) from all rows so far."""
+        """Bring the domain's native file(s) (FASTA, SDF, image grid) up to all rows so far (sorted by id; a
+        file may grow by the new rows only: outputs.GrowingFile)."""
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
         """Run-level naturalness figures for summary.json (GC content, validity, ...)."""

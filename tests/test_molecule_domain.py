@@ -55,6 +55,26 @@ def test_native_files_carry_properties_as_tags(tmp_path):
     assert (tmp_path / "top_molecules.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_sdf_grows_by_batch_into_the_file_one_sdwriter_writes(tmp_path):
+    domain = MoleculeDomain()
+    samples = [MOSES[0], "", *MOSES[1:], MOSES[0]]
+    ids = [f"s{i:06d}" for i in range(len(samples))]
+    cols = domain.columns(ids, samples, tmp_path)
+    rows = [{"id": i, **{k: v[j] for k, v in cols.items()}, "reward": float(j)} for j, i in enumerate(ids)]
+    for end in (2, 3, len(rows)):  # three batches: appended, the invalid row skipped, records numbered on
+        domain.write_native(tmp_path, rows[:end])
+    one = tmp_path / "one.sdf"
+    with Chem.SDWriter(str(one)) as writer:
+        for row in (r for r in rows if r["valid"]):
+            mol = Chem.MolFromSmiles(row["smiles"])
+            mol.SetProp("_Name", row["id"])
+            for key, value in row.items():
+                if value is not None and key not in ("smiles", "valid"):
+                    mol.SetProp(key, str(value))
+            writer.write(mol)
+    assert (tmp_path / "samples.sdf").read_text() == one.read_text()
+
+
 def test_metrics_validity_uniqueness_novelty_diversity(tmp_path):
     hashes = tmp_path / "train.npy"
     save_smiles_hashes(hashes, [canonical_smiles(MOSES[0])])

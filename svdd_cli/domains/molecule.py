@@ -19,6 +19,7 @@ from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
 from svdd_cli.errors import UserError
+from svdd_cli.outputs import GrowingFile
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
 PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
@@ -58,6 +59,23 @@ def save_smiles_hashes(path: str | Path, smiles: Sequence[str]) -> None:
     np.save(path, np.unique(smiles_hashes(smiles)))
 
 
+def sdf_text(rows: list[dict[str, Any]], before: list[dict[str, Any]]) -> str:
+    """SDF records of the valid rows, their columns as tags, numbered on from the valid rows `before` them in the
+    file: the text RDKit's SDWriter writes for them in one file."""
+    out = []
+    for n, row in enumerate((r for r in rows if r["valid"]), 1 + sum(r["valid"] for r in before)):
+        mol = mol_from_smiles(row["smiles"])
+        mol.SetProp("_Name", row["id"])
+        tags = [key for key, value in row.items() if value is not None and key not in ("smiles", "valid")]
+        for key in tags:
+            mol.SetProp(key, str(row[key]))
+        text = Chem.SDWriter.GetText(mol)  # SDWriter's record without its running number "(n)" in the tag lines
+        for key in tags:
+            text = text.replace(f">  <{key}>  \n", f">  <{key}>  ({n}) \n", 1)
+        out.append(text)
+    return "".join(out)
+
+
 def properties(smiles: str) -> dict[str, float | None]:
     """qed, SA score (1 easy .. 10 hard), Crippen logP, molecular weight, heavy atoms; None when invalid."""
     try:
@@ -74,6 +92,7 @@ class MoleculeDomain:
     def __init__(self, name: str = "molecule", training_hashes: str | Path | None = None,
                  grid_size: int = 12, reference: str | Path | None = None, fcd_min_samples: int = 256) -> None:
         self.name, self.grid_size, self.fcd_min_samples = name, grid_size, fcd_min_samples
+        self.sdf = GrowingFile("samples.sdf", sdf_text)
         self.training: np.ndarray | None = None
         if training_hashes is not None:
             if not Path(training_hashes).is_file():
@@ -96,18 +115,10 @@ class MoleculeDomain:
         return {"smiles": samples, **{k: [p[k] for p in props] for k in props[0]}} if props else {"smiles": []}
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """samples.sdf (every valid sample, its columns as tags) and top_molecules.png (best rewards)."""
+        """samples.sdf (every valid sample, its columns as tags; grows by batch) and top_molecules.png (best
+        rewards)."""
+        self.sdf.write(folder, rows)
         valid = [r for r in rows if r["valid"]]
-        tmp = folder / "samples.sdf.tmp"
-        with Chem.SDWriter(str(tmp)) as writer:
-            for row in valid:
-                mol = mol_from_smiles(row["smiles"])
-                mol.SetProp("_Name", row["id"])
-                for key, value in row.items():
-                    if value is not None and key not in ("smiles", "valid"):
-                        mol.SetProp(key, str(value))
-                writer.write(mol)
-        tmp.replace(folder / "samples.sdf")
         top = sorted(valid, key=lambda r: r["reward"], reverse=True)[:self.grid_size]
         if top:
             image = Draw.MolsToGridImage([mol_from_smiles(r["smiles"]) for r in top], molsPerRow=4,
