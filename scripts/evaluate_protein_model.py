@@ -20,8 +20,9 @@ from pathlib import Path
 
 import torch
 
-from svdd_cli.domains.protein import composition, composition_distance, mean_pairwise_identity, properties
+from svdd_cli.domains.protein import composition, mean_pairwise_identity, properties
 from svdd_cli.models.masked import MaskedDiffusion
+from svdd_cli.naturalness.sequence import total_variation
 from svdd_cli.samplers.ancestral import Ancestral
 
 
@@ -32,7 +33,7 @@ def read(path: Path) -> list[str]:
 
 def describe(seqs: list[str], reference: list[float]) -> dict[str, float]:
     props = [properties(s) for s in seqs]
-    return {"composition_distance": composition_distance(composition(seqs), reference),
+    return {"composition_distance": total_variation(composition(seqs), reference),
             **{f"{k}_mean": statistics.fmean(p[k] for p in props) for k in ("gravy", "instability", "charge_ph7")},
             "mean_pairwise_identity": mean_pairwise_identity(seqs)}
 

@@ -39,8 +39,8 @@ class Prediction:
         return Prediction(self.x_t.repeat_interleave(m, dim=0), self.t,
                           self.x0.repeat_interleave(m, dim=0), self.output.repeat_interleave(m, dim=0))
 
-    def take(self, rows: Tensor) -> Prediction:
-        """The rows with the given indices: (B, ...) -> (len(rows), ...)."""
+    def take(self, rows: Tensor | slice) -> Prediction:
+        """The rows with the given indices (a slice: views, no copy): (B, ...) -> (len(rows), ...)."""
         return Prediction(self.x_t[rows], self.t, self.x0[rows], self.output[rows])
 
     @staticmethod
@@ -121,7 +121,8 @@ class Domain(Protocol):
         """samples.csv columns for a batch, the sample itself first; may write per-sample files (images)."""
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """Rewrite the domain's native file(s) (FASTA, SDF, image grid) from all rows so far."""
+        """Bring the domain's native file(s) (FASTA, SDF, image grid) up to all rows so far (sorted by id; a
+        file may grow by the new rows only: outputs.GrowingFile)."""
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
         """Run-level naturalness figures for summary.json (GC content, validity, ...)."""

@@ -1,7 +1,8 @@
 """A run folder that survives interruption (Ctrl-C, kill -9, pre-emption) without losing finished work.
 
-After every batch: its rows are appended to samples.jsonl (fsync), samples.csv and the domain's native
-file are rewritten atomically (temp file + rename), and state.json records the finished batches,
+After every batch: its rows are appended to samples.jsonl (fsync), samples.csv is rewritten atomically (temp
+file + rename), the domain's native file gets the batch appended (GrowingFile) or, for an image grid, is rewritten
+atomically, and state.json records the finished batches,
 the compute counters and the settings. `resume=true` continues from there; a finished run is not redone.
 trace.jsonl gets one line per sampling step as it runs.
 """
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,29 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)
+
+
+class GrowingFile:
+    """A domain's native text file (FASTA, SDF) that grows by batches: when the rows it holds are the first of
+    `rows` (a run adds its batches in id order), the text of the new rows is appended in one write; otherwise (this
+    process has not written it yet: a resumed run, whose file may end in a batch cut short by kill -9; merged
+    shards; any other rows) it is rewritten atomically. Either way it ends as render(all rows, []) would write it."""
+
+    def __init__(self, name: str, render: Callable[[list[dict[str, Any]], list[dict[str, Any]]], str]) -> None:
+        """render(new rows, the rows before them in the file) -> the text of the new rows."""
+        self.name, self.render = name, render
+        self.held: dict[Path, tuple[int, str, int]] = {}  # folder -> (rows in its file, the last one's id, bytes)
+
+    def write(self, folder: Path, rows: list[dict[str, Any]]) -> None:
+        path = folder / self.name
+        count, last, size = self.held.get(folder, (-1, "", -1))
+        ours = path.exists() and path.stat().st_size == size  # as this object left it
+        if ours and 0 <= count <= len(rows) and (count == 0 or rows[count - 1]["id"] == last):
+            with open(path, "a") as f:
+                f.write(self.render(rows[count:], rows[:count]))
+        else:
+            write_atomic(path, self.render(rows, []))
+        self.held[folder] = (len(rows), rows[-1]["id"] if rows else "", path.stat().st_size)
 
 
 class RunFolder:

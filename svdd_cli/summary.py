@@ -24,10 +24,11 @@ def device_name(device: torch.device) -> str:
 def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain, rows: list[dict[str, Any]],
               reference: list[float], counters: Counters, device: str, status: str,
               oracle: dict[str, float]) -> dict[str, Any]:
-    """Everything a comparison needs: choices, reward statistics, every evaluation column (evaluation_*),
-    naturalness against real data, each oracle's real quantiles, warnings, compute spent."""
+    """Everything a comparison needs: choices, reward statistics, evaluation_reward and every other evaluation
+    column (evaluations: evaluation_<name>), naturalness against real data, each oracle's real quantiles,
+    warnings, compute spent."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
-    columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_")]
+    columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_") and c != "evaluation_reward"]
     naturalness = {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)}
     oracles = real_quantiles(settings, naturalness.pop("oracles", {}))
     reward = describe([r["reward"] for r in rows])

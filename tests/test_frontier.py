@@ -13,7 +13,7 @@ from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.beam import Beam
-from svdd_cli.samplers.particle_gibbs import ParticleGibbs
+from svdd_cli.samplers.particle_gibbs import ParticleGibbs, lineage
 from svdd_cli.samplers.refine import Refine
 from svdd_cli.samplers.resampling import multinomial
 from svdd_cli.samplers.schedules import exp, linear, sigmoid
@@ -53,6 +53,17 @@ def test_particle_gibbs_costs_iterations_times_particles_times_steps():
     ParticleGibbs(3, 2, ALPHA).sample(counted_model(MODEL, counters, 99), counted_reward(REWARD, counters, -1), 5,
                                       GEN().manual_seed(0), lambda r: None)
     assert counters.nfe == 5 * 2 * 3 * STEPS
+
+
+def test_particle_gibbs_lineage_is_the_path_re_indexed_at_every_step():
+    g = GEN().manual_seed(0)
+    states = [torch.randn(6, 2, generator=g) for _ in range(5)]
+    parents = [torch.randint(6, (6,), generator=g) for _ in range(4)]
+    path = [states[0]]
+    for rows, x in zip(parents, states[1:]):  # the O(T^2) way: re-index the whole path at every step
+        path = [state[rows] for state in path] + [x]
+    pick = torch.tensor([5, 0, 2])
+    assert all(torch.equal(a, b[pick]) for a, b in zip(lineage(states, parents, pick), path, strict=True))
 
 
 def test_svdd_r_on_a_batch_of_one_is_svdd():
@@ -127,6 +138,28 @@ def test_refine_lowest_confidence_re_masks_the_tokens_the_denoiser_likes_least()
     masked = Refine(remask_fraction=0.5, lowest_confidence=True).remask(model, x, x, 0.5, GEN().manual_seed(6))
     assert (masked[x == 1] == model.mask_id).all()  # the probe covers 2 x 10 positions: the 4 C's go first
     assert ((masked == model.mask_id).sum(1) == 10).all()
+
+
+def test_refine_lowest_confidence_re_masks_an_impossible_token_first():
+    logits = torch.zeros(20, 4)
+    logits[:, 1] = -torch.inf  # the denoiser gives C probability 0: log-prob -inf, the least confident of all
+    model = table_model(logits, "ACGT", num_steps=10)
+    x = model.encode_samples(["AAAAAAAAAAAAAAAACCCC"] * 16)
+    masked = Refine(remask_fraction=0.5, lowest_confidence=True).remask(model, x, x, 0.5, GEN().manual_seed(6))
+    assert (masked[x == 1] == model.mask_id).all()  # the 4 C's (-inf) are re-masked, not dropped
+    assert ((masked == model.mask_id).sum(1) == 10).all()
+
+
+def test_refine_reuses_the_rewards_its_last_svdd_step_computed(tmp_path):
+    """Every SVDD step scores its B*M candidates; the population resampling of a round reuses the kept ones'
+    rewards: only seeds (no first pass) are scored on their own."""
+    steps, n, m, rounds = len(DNA.timesteps()) - 1, 12, 3, 3
+    for init, extra in ((None, 0), (seeds_file(tmp_path, ["ACGTACGTACGTACGTACGT"]), n)):
+        sampler, counters = Refine(rounds=rounds, num_candidates=m, init=init), Counters()
+        sampler.sample(counted_model(DNA, counters, 99), counted_reward(CountLetter(), counters, -1), n,
+                       GEN().manual_seed(3), lambda r: None)
+        first = 0 if init else steps
+        assert counters.reward_calls == n * m * (first + rounds * sampler.sub_steps(steps)) + extra
 
 
 @pytest.mark.parametrize("max_edits", [0, 2, 5])

@@ -11,13 +11,8 @@ from rdkit.Chem import QED, Crippen
 from rdkit.Chem import rdFingerprintGenerator as fpgen
 
 from svdd_cli.domains.chem import canonical_smiles
-from svdd_cli.domains.molecule import (
-    PAD,
-    MoleculeDomain,
-    internal_diversity,
-    save_smiles_hashes,
-    selfies_to_smiles,
-)
+from svdd_cli.domains.molecule import PAD, MoleculeDomain, save_smiles_hashes, selfies_to_smiles
+from svdd_cli.domains.moses import fingerprints, internal_diversity, mols
 from svdd_cli.errors import UserError
 from tests.conftest import log_uniform, table_model
 
@@ -60,6 +55,26 @@ def test_native_files_carry_properties_as_tags(tmp_path):
     assert (tmp_path / "top_molecules.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_sdf_grows_by_batch_into_the_file_one_sdwriter_writes(tmp_path):
+    domain = MoleculeDomain()
+    samples = [MOSES[0], "", *MOSES[1:], MOSES[0]]
+    ids = [f"s{i:06d}" for i in range(len(samples))]
+    cols = domain.columns(ids, samples, tmp_path)
+    rows = [{"id": i, **{k: v[j] for k, v in cols.items()}, "reward": float(j)} for j, i in enumerate(ids)]
+    for end in (2, 3, len(rows)):  # three batches: appended, the invalid row skipped, records numbered on
+        domain.write_native(tmp_path, rows[:end])
+    one = tmp_path / "one.sdf"
+    with Chem.SDWriter(str(one)) as writer:
+        for row in (r for r in rows if r["valid"]):
+            mol = Chem.MolFromSmiles(row["smiles"])
+            mol.SetProp("_Name", row["id"])
+            for key, value in row.items():
+                if value is not None and key not in ("smiles", "valid"):
+                    mol.SetProp(key, str(value))
+            writer.write(mol)
+    assert (tmp_path / "samples.sdf").read_text() == one.read_text()
+
+
 def test_metrics_validity_uniqueness_novelty_diversity(tmp_path):
     hashes = tmp_path / "train.npy"
     save_smiles_hashes(hashes, [canonical_smiles(MOSES[0])])
@@ -73,12 +88,15 @@ def test_metrics_validity_uniqueness_novelty_diversity(tmp_path):
     assert 0 < m["internal_diversity"] < 1 and m["qed_mean"] > 0
 
 
-def test_internal_diversity_matches_rdkit_tanimoto():
-    gen = fpgen.GetMorganGenerator(radius=2, fpSize=2048)
+def test_internal_diversity_is_moses_intdiv1():
+    """1024-bit Morgan r=2, mean over all ordered pairs with the self-pairs: (1 - T) / 2 for two molecules."""
+    gen = fpgen.GetMorganGenerator(radius=2, fpSize=1024)
     a, b = (gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in MOSES[:2])
-    assert internal_diversity(MOSES[:2]) == pytest.approx(1 - DataStructs.TanimotoSimilarity(a, b))
-    assert internal_diversity([MOSES[0]] * 3) == pytest.approx(0.0)
-    assert math.isnan(internal_diversity(MOSES[:1]))
+    diversity = internal_diversity(fingerprints(mols(MOSES[:2])))
+    assert diversity == pytest.approx((1 - DataStructs.TanimotoSimilarity(a, b)) / 2)
+    assert internal_diversity(fingerprints(mols([MOSES[0]] * 3))) == pytest.approx(0.0)
+    assert internal_diversity(fingerprints(mols(MOSES[:1]))) == pytest.approx(0.0)
+    assert math.isnan(internal_diversity([]))
 
 
 def test_a_model_of_another_alphabet_is_refused():

@@ -38,6 +38,13 @@ def test_protparam_rewards_are_biopythons_numbers():
         Gravy(direction=2)
 
 
+def test_vectorised_gravy_is_protparams_gravy_on_a_mixed_batch():
+    seqs = [*SEQS, "W", "RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRI", "MK?LV", ""]
+    expected = torch.tensor([ProteinAnalysis(s).gravy() if s and "?" not in s else -10.0 for s in seqs])
+    torch.testing.assert_close(Gravy()(seqs), expected, rtol=0, atol=1e-9)  # ProtParam's float64, as float32
+    torch.testing.assert_close(Gravy(direction=-1)(seqs[:5]), -expected[:5], rtol=0, atol=1e-9)
+
+
 def test_gravy_is_a_probs_reward_equal_on_one_hot_sequences():
     index = torch.tensor([[AMINO_ACIDS.index(c) for c in s] for s in SEQS])
     probs = torch.nn.functional.one_hot(index, 20).float().requires_grad_()
@@ -73,6 +80,8 @@ def test_domain_columns_and_naturalness(tmp_path):
     assert [str(r.seq) for r in SeqIO.parse(tmp_path / "samples.fasta", "fasta")] == SEQS
     with pytest.raises(UserError, match="domain.alphabet=ACGT"):
         ProteinDomain(alphabet="ACGT")
+    with pytest.raises(UserError, match=r"domain.reference: .*nope.json.*scripts/evaluate_protein_model.py"):
+        ProteinDomain(reference=tmp_path / "nope.json")
 
 
 def gravy_run(tmp_path, esm, sampler: str) -> list[float]:

@@ -10,9 +10,10 @@ import pytest
 import RNA
 from Bio import SeqIO
 
-from svdd_cli.domains.rna import RNADomain, kmer_distance, kmer_spectrum, uaug_count
+from svdd_cli.domains.rna import ALPHABET, RNADomain, uaug_count
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.rna import RnaNaturalness
+from svdd_cli.naturalness.sequence import kmer_spectrum, total_variation
 from tests.conftest import log_uniform, table_model
 
 SEQS = ["GGGGAAAACCCC", "AUGAUGCCAUGC", "AAAAAAAAAAAA"]
@@ -31,10 +32,10 @@ def test_columns_come_from_vienna(tmp_path):
 
 def test_kmer_helpers():
     assert uaug_count("AUGAUG") == 2 and uaug_count("AUAUG") == 1 and uaug_count("ACGU") == 0
-    spectrum = kmer_spectrum(["AAAA"], 3)
+    spectrum = kmer_spectrum(["AAAA"], ALPHABET, 3)
     assert spectrum.shape == (64,) and spectrum[0] == 1.0 and spectrum.sum() == pytest.approx(1.0)
-    assert kmer_distance(spectrum, spectrum) == 0.0
-    assert kmer_distance(spectrum, kmer_spectrum(["CCCC"], 3)) == pytest.approx(1.0)
+    assert total_variation(spectrum, spectrum) == 0.0
+    assert total_variation(spectrum, kmer_spectrum(["CCCC"], ALPHABET, 3)) == pytest.approx(1.0)
 
 
 def test_metrics_against_real_windows_and_fasta(tmp_path):

@@ -36,10 +36,27 @@ def test_kill_9_then_resume_gives_the_uninterrupted_samples(tiny_checkpoint, tmp
     resumed = svdd("run", *settings(tiny_checkpoint, "resume=true"), f"hydra.run.dir={broken}")
     assert resumed.returncode == 0, resumed.stderr
     assert (broken / "samples.csv").read_text() == (whole / "samples.csv").read_text()
+    assert (broken / "samples.fasta").read_text() == (whole / "samples.fasta").read_text()  # grown by batches
     summary = json.loads((broken / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["nfe"] == json.loads((whole / "summary.json").read_text())["nfe"]
     again = svdd("run", *settings(tiny_checkpoint, "resume=true"), f"hydra.run.dir={broken}")
     assert again.returncode == 0 and "already finished" in again.stdout
+
+
+def test_fasta_grows_by_batch_and_a_resumed_run_rewrites_a_tail_cut_by_kill(tmp_path):
+    from svdd_cli.domains.sequence import SequenceDomain, fasta_text
+
+    rows = [{"id": f"s{i:06d}", "sequence": "ACGT" * (i + 20), "reward": float(i)} for i in range(6)]
+    domain, fasta = SequenceDomain("dna", "ACGT"), tmp_path / "samples.fasta"
+    for end in (2, 4):
+        domain.write_native(tmp_path, rows[:end])
+    assert fasta.read_text() == fasta_text(rows[:4])
+    with open(fasta, "a") as f:
+        f.write(">s000004 reward=4.0000\nACGTAC")  # kill -9 in the middle of the next append
+    SequenceDomain("dna", "ACGT").write_native(tmp_path, rows)  # the resumed process's first write
+    assert fasta.read_text() == fasta_text(rows)
+    domain.write_native(tmp_path, rows[:1] + rows[3:])  # not the rows it holds plus new ones: rewritten
+    assert fasta.read_text() == fasta_text(rows[:1] + rows[3:])
 
 
 def test_rerun_into_a_used_folder_needs_resume_and_same_settings(tiny_checkpoint, tmp_path):

@@ -52,6 +52,11 @@ def sa_score(smiles: str) -> float:
     return sascorer().calculateScore(mol_from_smiles(smiles))
 
 
+def mol_properties(mol: Chem.Mol) -> dict[str, float]:
+    """qed, SA score and Crippen logP of a parsed molecule (what qed, sa_score and logp give, parsing nothing)."""
+    return {"qed": QED.qed(mol), "sa": sascorer().calculateScore(mol), "logp": Crippen.MolLogP(mol)}
+
+
 def normalized_sa(smiles: str) -> float:
     """(10 - SA) / 9 in [0, 1], higher = easier to make (the SVDD paper's form)."""
     return (10.0 - sa_score(smiles)) / 9.0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from pathlib import Path
@@ -100,7 +101,7 @@ class ImageDomain:
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
         """grid.png: the first `grid_size` samples, each with its reward written under it."""
         self._folder = folder
-        shown = [r for r in rows if (folder / r["file"]).is_file()][:self.grid_size]
+        shown = list(itertools.islice((r for r in rows if (folder / r["file"]).is_file()), self.grid_size))
         if shown:
             grid = image_grid([Image.open(folder / r["file"]) for r in shown], [f"{r['reward']:.3g}" for r in shown],
                               self.scale)

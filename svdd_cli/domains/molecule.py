@@ -13,15 +13,16 @@ from typing import Any
 import numpy as np
 import selfies as sf
 from rdkit import Chem, DataStructs
-from rdkit.Chem import Descriptors, Draw, rdFingerprintGenerator
+from rdkit.Chem import Descriptors, Draw
 
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
-from svdd_cli.domains.chem import canonical_smiles, logp, mol_from_smiles, qed, sa_score
+from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
 from svdd_cli.errors import UserError
+from svdd_cli.outputs import GrowingFile
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
-PROPERTIES = {"qed": qed, "sa": sa_score, "logp": logp}
+PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
 
 
 def selfies_to_smiles(selfies: str) -> str:
@@ -58,15 +59,21 @@ def save_smiles_hashes(path: str | Path, smiles: Sequence[str]) -> None:
     np.save(path, np.unique(smiles_hashes(smiles)))
 
 
-def internal_diversity(smiles: Sequence[str], radius: int = 2, bits: int = 2048) -> float:
-    """1 - mean Tanimoto similarity of Morgan fingerprints over all pairs i != j (MOSES IntDiv1 without
-    self-pairs); nan for fewer than two molecules."""
-    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
-    fps = [generator.GetFingerprint(mol_from_smiles(s)) for s in smiles]
-    if len(fps) < 2:
-        return math.nan
-    total = sum(sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1:])) for i in range(len(fps) - 1))
-    return 1.0 - total / (len(fps) * (len(fps) - 1) / 2)
+def sdf_text(rows: list[dict[str, Any]], before: list[dict[str, Any]]) -> str:
+    """SDF records of the valid rows, their columns as tags, numbered on from the valid rows `before` them in the
+    file: the text RDKit's SDWriter writes for them in one file."""
+    out = []
+    for n, row in enumerate((r for r in rows if r["valid"]), 1 + sum(r["valid"] for r in before)):
+        mol = mol_from_smiles(row["smiles"])
+        mol.SetProp("_Name", row["id"])
+        tags = [key for key, value in row.items() if value is not None and key not in ("smiles", "valid")]
+        for key in tags:
+            mol.SetProp(key, str(row[key]))
+        text = Chem.SDWriter.GetText(mol)  # SDWriter's record without its running number "(n)" in the tag lines
+        for key in tags:
+            text = text.replace(f">  <{key}>  \n", f">  <{key}>  ({n}) \n", 1)
+        out.append(text)
+    return "".join(out)
 
 
 def properties(smiles: str) -> dict[str, float | None]:
@@ -75,8 +82,8 @@ def properties(smiles: str) -> dict[str, float | None]:
         mol = mol_from_smiles(smiles)
     except ValueError:
         return {"valid": False, **dict.fromkeys([*PROPERTIES, "mol_weight", "heavy_atoms"])}
-    return {"valid": True, **{k: f(smiles) for k, f in PROPERTIES.items()},
-            "mol_weight": Descriptors.MolWt(mol), "heavy_atoms": mol.GetNumHeavyAtoms()}
+    return {"valid": True, **mol_properties(mol), "mol_weight": Descriptors.MolWt(mol),
+            "heavy_atoms": mol.GetNumHeavyAtoms()}
 
 
 class MoleculeDomain:
@@ -85,6 +92,7 @@ class MoleculeDomain:
     def __init__(self, name: str = "molecule", training_hashes: str | Path | None = None,
                  grid_size: int = 12, reference: str | Path | None = None, fcd_min_samples: int = 256) -> None:
         self.name, self.grid_size, self.fcd_min_samples = name, grid_size, fcd_min_samples
+        self.sdf = GrowingFile("samples.sdf", sdf_text)
         self.training: np.ndarray | None = None
         if training_hashes is not None:
             if not Path(training_hashes).is_file():
@@ -107,18 +115,10 @@ class MoleculeDomain:
         return {"smiles": samples, **{k: [p[k] for p in props] for k in props[0]}} if props else {"smiles": []}
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """samples.sdf (every valid sample, its columns as tags) and top_molecules.png (best rewards)."""
+        """samples.sdf (every valid sample, its columns as tags; grows by batch) and top_molecules.png (best
+        rewards)."""
+        self.sdf.write(folder, rows)
         valid = [r for r in rows if r["valid"]]
-        tmp = folder / "samples.sdf.tmp"
-        with Chem.SDWriter(str(tmp)) as writer:
-            for row in valid:
-                mol = mol_from_smiles(row["smiles"])
-                mol.SetProp("_Name", row["id"])
-                for key, value in row.items():
-                    if value is not None and key not in ("smiles", "valid"):
-                        mol.SetProp(key, str(value))
-                writer.write(mol)
-        tmp.replace(folder / "samples.sdf")
         top = sorted(valid, key=lambda r: r["reward"], reverse=True)[:self.grid_size]
         if top:
             image = Draw.MolsToGridImage([mol_from_smiles(r["smiles"]) for r in top], molsPerRow=4,
@@ -128,8 +128,8 @@ class MoleculeDomain:
             (folder / "top_molecules.png.tmp").replace(folder / "top_molecules.png")
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity,
-        mean qed / SA / logP of valid samples."""
+        """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity
+        (MOSES's IntDiv1, moses.internal_diversity), mean qed / SA / logP of valid samples."""
         if not rows:
             return {}
         valid = [r["smiles"] for r in rows if r["valid"]]
@@ -137,22 +137,23 @@ class MoleculeDomain:
         out = {"validity": len(valid) / len(rows), "uniqueness": len(unique) / len(valid) if valid else math.nan}
         if self.training is not None and unique:
             out["novelty"] = float(np.mean(~np.isin(smiles_hashes(unique), self.training)))
-        out["internal_diversity"] = internal_diversity(valid)
+        molecules = moses.mols(valid)  # every SMILES parsed once; the properties are the rows' own columns
+        fps = moses.fingerprints(molecules)  # Morgan r=2, 1024 bits: IntDiv and SNN as MOSES computes them
+        out["internal_diversity"] = moses.internal_diversity(fps)
         for key in PROPERTIES:
             values = [r[key] for r in rows if r["valid"]]
             out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
         if self.reference is not None and valid:
-            out |= self.moses(valid)
+            out |= self.moses(valid, molecules, fps)
         return out
 
-    def moses(self, valid: list[str]) -> dict[str, float]:
-        """MOSES metrics against the shipped MOSES test reference (checkpoints/molecule_moses): filters, ring
-        statistics, mean weight, SNN to 2,000 test molecules, and the FCD to the whole MOSES test set when
-        there are at least fcd_min_samples valid samples (a smaller sample's FCD is dominated by its bias)."""
-        molecules = moses.mols(valid)
-        out = {k: v for k, v in moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts").items()
-               if k not in ("qed_mean", "sa_mean", "logp_mean")}
-        out["snn_test2k"] = moses.snn(moses.fingerprints(molecules), reference_fingerprints(self.reference))
+    def moses(self, valid: list[str], molecules: list[Chem.Mol], fps: list[Any]) -> dict[str, float]:
+        """MOSES metrics of the valid SMILES, their molecules and fingerprints against the shipped MOSES test reference
+        (checkpoints/molecule_moses): filters, ring statistics, mean weight, SNN to 2,000 test molecules, and the
+        FCD to the whole MOSES test set when there are at least fcd_min_samples valid samples (a smaller sample's
+        FCD is dominated by its bias)."""
+        out = moses.cheap_metrics(molecules, self.reference / "moses_filters.smarts")
+        out["snn_test2k"] = moses.snn(fps, reference_fingerprints(self.reference))
         if len(valid) >= self.fcd_min_samples:
             out["fcd_test"] = moses_fcd(self.reference, valid)
         return out

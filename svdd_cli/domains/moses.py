@@ -23,7 +23,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import AllChem, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from svdd_cli.domains.chem import logp, qed, sa_score
+from svdd_cli.domains.chem import mol_properties
 
 ALLOWED_ATOMS = {"C", "N", "S", "O", "F", "Cl", "Br", "H"}
 
@@ -55,7 +55,11 @@ def snn(gen_fps: Sequence[Any], ref_fps: Sequence[Any]) -> float:
 
 
 def internal_diversity(fps: Sequence[Any]) -> float:
-    """MOSES IntDiv1: 1 - mean Tanimoto over all ordered pairs, self-pairs included."""
+    """MOSES IntDiv1, the one internal diversity of this tool: 1 - the mean Tanimoto similarity of the fingerprints
+    (`fingerprints`: Morgan radius 2, 1024 bits) over all n^2 ordered pairs, self-pairs included (n identical
+    molecules give 0, n distinct ones at most 1 - 1/n); nan for no molecules."""
+    if not fps:
+        return math.nan
     total = sum(sum(DataStructs.BulkTanimotoSimilarity(fp, fps)) for fp in fps)
     return 1.0 - total / len(fps) ** 2
 
@@ -118,18 +122,22 @@ def ring_stats(mol: Chem.Mol) -> tuple[bool, bool]:
 
 
 def cheap_metrics(molecules: Sequence[Chem.Mol], filters: Path) -> dict[str, float]:
-    """Filters, ring statistics and property means of valid molecules (no reference needed)."""
+    """Filters, ring statistics and mean weight of valid molecules (no reference needed)."""
     if not molecules:
         return {}
     rings = [ring_stats(m) for m in molecules]
-    smiles = [Chem.MolToSmiles(m) for m in molecules]
     return {"filters": statistics.fmean(passes_filters(m, filters) for m in molecules),
             "ring7_fraction": statistics.fmean(r[0] for r in rings),
             "aromatic_ring_fraction": statistics.fmean(r[1] for r in rings),
-            "qed_mean": statistics.fmean(qed(s) for s in smiles),
-            "sa_mean": statistics.fmean(sa_score(s) for s in smiles),
-            "logp_mean": statistics.fmean(logp(s) for s in smiles),
             "weight_mean": statistics.fmean(Descriptors.MolWt(m) for m in molecules)}
+
+
+def property_means(molecules: Sequence[Chem.Mol]) -> dict[str, float]:
+    """Mean qed, SA score and logP of valid molecules (chem.mol_properties, each molecule once)."""
+    if not molecules:
+        return {}
+    props = [mol_properties(m) for m in molecules]
+    return {f"{k}_mean": statistics.fmean(p[k] for p in props) for k in props[0]}
 
 
 def reference_stats(smiles: Sequence[str], fcd: Any | None = None) -> dict[str, Any]:
@@ -160,4 +168,4 @@ def moses_metrics(smiles: Sequence[str], ref: dict[str, Any], filters: Path, fcd
     if training is not None and hashes is not None:
         unique = sorted(set(canon))
         out["novelty"] = float(np.mean(~np.isin(hashes(unique), training)))
-    return out | cheap_metrics(molecules, filters)
+    return out | cheap_metrics(molecules, filters) | property_means(molecules)

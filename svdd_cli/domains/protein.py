@@ -8,8 +8,6 @@ shipped model; without one, a run reports its own statistics only.
 
 from __future__ import annotations
 
-import itertools
-import json
 import math
 import statistics
 from pathlib import Path
@@ -21,6 +19,8 @@ from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import SequenceDomain
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.reference import load_reference
+from svdd_cli.naturalness.sequence import hamming_diversity, total_variation
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 IDENTITY_SAMPLES = 200  # mean pairwise identity over at most this many samples (pairs grow quadratically)
@@ -46,17 +46,10 @@ def composition(seqs: list[str]) -> np.ndarray:
     return counts / max(counts.sum(), 1)
 
 
-def composition_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Total variation distance between two compositions: 0 = identical, 1 = disjoint."""
-    return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
-
-
 def mean_pairwise_identity(seqs: list[str]) -> float:
-    """Mean fraction of identical positions over all pairs of equal-length sequences (NaN for fewer than 2)."""
-    pairs = [(a, b) for a, b in itertools.combinations(seqs[:IDENTITY_SAMPLES], 2) if len(a) == len(b) and a]
-    if not pairs:
-        return math.nan
-    return statistics.fmean(sum(x == y for x, y in zip(a, b)) / len(a) for a, b in pairs)
+    """Mean fraction of identical positions over all pairs of the first IDENTITY_SAMPLES sequences: 1 - their
+    Hamming diversity (naturalness.sequence; equal lengths, NaN for fewer than 2 or other lengths)."""
+    return 1.0 - hamming_diversity(seqs[:IDENTITY_SAMPLES])
 
 
 class ProteinDomain:
@@ -67,15 +60,8 @@ class ProteinDomain:
             raise UserError(f"domain.alphabet={alphabet} must be the 20 amino acids {AMINO_ACIDS} in some order")
         self.name, self.alphabet = name, alphabet
         self.sequence = SequenceDomain(self.name, alphabet)
-        self.reference = self._load(reference) if reference else None
-
-    @staticmethod
-    def _load(path: str | Path) -> dict[str, Any]:
-        try:
-            return json.loads(Path(path).read_text())
-        except (OSError, ValueError) as err:
-            raise UserError(f"domain.reference: cannot read held-out statistics {path}: {err} (write them with "
-                            "scripts/evaluate_protein_model.py, or set domain.reference=null)") from None
+        self.reference = (load_reference(reference, "domain.reference", "scripts/evaluate_protein_model.py")
+                          if reference else None)
 
     def check_model(self, model: DiffusionModel) -> None:
         self.sequence.check_model(model)
@@ -96,8 +82,7 @@ class ProteinDomain:
         out = {f"{k}_mean": _finite_mean([r[k] for r in rows]) for k in ("gravy", "instability", "charge_ph7")}
         out["mean_pairwise_identity"] = mean_pairwise_identity(seqs)
         if self.reference is not None:
-            out["composition_distance_to_heldout"] = composition_distance(composition(seqs),
-                                                                          self.reference["composition"])
+            out["composition_distance_to_heldout"] = total_variation(composition(seqs), self.reference["composition"])
             out.update({f"heldout_{k}": self.reference[k] for k in
                         ("gravy_mean", "instability_mean", "charge_ph7_mean", "mean_pairwise_identity")})
         return out

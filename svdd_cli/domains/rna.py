@@ -11,12 +11,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import RNA
 
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import Naturalness, SequenceDomain, gc_content
-from svdd_cli.naturalness import sequence as naturalness
 
 ALPHABET = "ACGU"
 
@@ -35,16 +33,6 @@ def fold(seq: str) -> tuple[str, float]:
 def uaug_count(seq: str) -> int:
     """Upstream AUGs: occurrences of AUG (overlapping ones too) in a 5'UTR."""
     return sum(seq.startswith("AUG", i) for i in range(len(seq) - 2))
-
-
-def kmer_spectrum(seqs: list[str], k: int = 3) -> np.ndarray:
-    """Normalised frequencies of the 4^k k-mers over all ACGU sequences, (4^k,) in lexicographic order."""
-    return naturalness.kmer_spectrum(seqs, ALPHABET, k)
-
-
-def kmer_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Total variation distance between two k-mer spectra: 0 = identical, 1 = disjoint."""
-    return naturalness.total_variation(p, q)
 
 
 class RNADomain:

@@ -16,7 +16,7 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, MaskedKernel, Reward
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.sequence import gc_content
-from svdd_cli.outputs import write_atomic
+from svdd_cli.outputs import GrowingFile
 
 
 class Naturalness(Protocol):
@@ -45,6 +45,14 @@ def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
     return x, valid
 
 
+def fasta_text(rows: list[dict[str, Any]]) -> str:
+    """FASTA records (Biopython) of rows: id, reward in the description, the sequence."""
+    records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}") for r in rows]
+    text = io.StringIO()
+    write_records(records, text, "fasta")
+    return text.getvalue()
+
+
 class SequenceDomain:
     """Fixed-length sequences over an alphabet (implements core.Domain)."""
 
@@ -54,6 +62,7 @@ class SequenceDomain:
         samples.csv column evaluation_<name> (never guides)."""
         self.name, self.alphabet, self.naturalness = name, alphabet, naturalness
         self.evaluations = evaluations or {}
+        self.fasta = GrowingFile("samples.fasta", lambda rows, _: fasta_text(rows))
 
     def check_model(self, model: DiffusionModel) -> None:
         vocab = model.vocab if isinstance(model, MaskedKernel) else None
@@ -66,11 +75,8 @@ class SequenceDomain:
                 **{f"evaluation_{name}": oracle(samples).tolist() for name, oracle in self.evaluations.items()}}
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """samples.fasta (Biopython), one record per sample with its rewards in the description."""
-        records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}") for r in rows]
-        text = io.StringIO()
-        write_records(records, text, "fasta")
-        write_atomic(folder / "samples.fasta", text.getvalue())
+        """samples.fasta (Biopython), one record per sample with its reward in the description; grows by batch."""
+        self.fasta.write(folder, rows)
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Mean GC, and the naturalness figures against real data when the domain has a reference."""

@@ -177,8 +177,8 @@ class MaskedDiffusion:
             if bad is not None:
                 raise ValueError(f"{str(sample)[:40]!r}: token {bad!r} is not in the model's vocabulary "
                                  f"{''.join(self.vocab) if all(len(v) == 1 for v in self.vocab) else self.vocab}")
-            rows.append([self._index[tok] for tok in tokens])
-        return torch.tensor(rows, dtype=torch.long, device=self.device).view(len(rows), self.length)
+            rows.append(tokens)
+        return self.encode(rows).view(len(rows), self.length)  # checked: encode's lookup cannot fail
 
     def nelbo(self, x0: Tensor, t: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Continuous-time NELBO integrand at times t (B,): sum over masked positions of

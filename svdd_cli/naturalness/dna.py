@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from svdd_cli.naturalness import sequence as seq
-from svdd_cli.naturalness.motifs import MotifScanner
+from svdd_cli.naturalness.motifs import MotifScanner, shared_scanner
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
 
@@ -43,8 +43,8 @@ class DnaNaturalness:
         self.reference = load_reference(reference, "domain.naturalness.reference")
         self.oracles = load_quantiles(oracles)
         self.spectra = {k: np.array(v) for k, v in self.reference["kmer3"].items()}
-        self.scanner = MotifScanner(self.reference["motifs"], self.reference["jaspar_release"],
-                                    self.reference["motif_relative_score"])
+        self.scanner = shared_scanner(self.reference["motifs"], self.reference["jaspar_release"],
+                                      self.reference["motif_relative_score"])  # the k-mer oracle's: scanned once
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         seqs = [r["sequence"] for r in rows if r["sequence"] and not set(r["sequence"]) - set("ACGT")]
@@ -53,6 +53,6 @@ class DnaNaturalness:
         out = compare(dna_figures(seqs, self.spectra, self.scanner), self.reference["subsets"], len(seqs), RANGED)
         gc = self.reference["gc_percentiles"]
         out["gc_percentile"] = round(seq.percentile(out["gc_median"], gc), 1)
-        out["real"].update({"gc_percentile": 50.0, "gc_p5": gc[5], "gc_p95": gc[95]})  # of single real sites
+        out["real"]["gc_percentile"] = 50.0  # of single real sites
         out["real_range"]["gc_median"] = [gc[5], gc[95]]  # of single real sites: the designs' median stays inside
         return {**out, "oracles": self.oracles}

@@ -21,13 +21,14 @@ SIZES = (8, 16, 32, 64, 128, 256, 512)
 FRECHET_SIZES = (256, 512, 1024, 2048, 4096)  # a Frechet distance needs >= 256 samples
 
 
-def load_reference(path: str | Path, where: str) -> dict[str, Any]:
-    """The JSON reference file; a missing or unreadable one is a one-line UserError naming `where`."""
+def load_reference(path: str | Path, where: str, writer: str = "scripts/reference_stats.py") -> dict[str, Any]:
+    """The JSON reference file; a missing or unreadable one is a one-line UserError naming `where` and the
+    script that writes the file."""
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"{where}: cannot read reference statistics {path}: {err} "
-                        "(write them with scripts/reference_stats.py, or set it to null)") from None
+                        f"(write them with {writer}, or set it to null)") from None
 
 
 def subset_table(figures: list[dict[str, float]], sizes: list[int]) -> dict[str, Any]:

@@ -81,9 +81,9 @@ def low_complexity_fraction(seqs: list[str], window: int = 64, threshold: float 
 
 
 def hamming_diversity(seqs: list[str]) -> float:
-    """Mean pairwise Hamming distance over distinct pairs, divided by the length (equal-length sequences;
-    nan for fewer than two)."""
-    if len(seqs) < 2 or len({len(s) for s in seqs}) != 1:
+    """Mean pairwise Hamming distance over distinct pairs, divided by the length (equal-length, non-empty
+    sequences; nan for fewer than two or other lengths)."""
+    if len(seqs) < 2 or len({len(s) for s in seqs}) != 1 or not seqs[0]:
         return math.nan
     codes = np.array([np.frombuffer(s.encode(), np.uint8) for s in seqs])
     n, length = codes.shape

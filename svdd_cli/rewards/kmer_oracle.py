@@ -16,8 +16,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.checkpoint import load_folder
-from svdd_cli.domains.sequence import one_hot
-from svdd_cli.naturalness.motifs import MotifScanner
+from svdd_cli.naturalness.motifs import shared_scanner
 from svdd_cli.naturalness.sequence import kmer_counts, kmer_index
 
 KS = (1, 2, 3, 4)
@@ -28,13 +27,12 @@ class KmerFeatures:
 
     def __init__(self, motifs: dict[str, str], release: str, relative: float) -> None:
         self.indices = {k: kmer_index("ACGT", k) for k in KS}
-        self.scanner = MotifScanner(motifs, release, relative)
+        self.scanner = shared_scanner(motifs, release, relative)  # the DNA naturalness's too
 
     def __call__(self, seqs: list[str]) -> Tensor:
         kmers = [np.concatenate([kmer_counts(s, self.indices[k], k) / max(len(s) - k + 1, 1) for k in KS])
                  for s in seqs]
-        x, _ = one_hot(seqs, "ACGT")
-        return torch.cat([torch.tensor(np.array(kmers), dtype=torch.float32), self.scanner.counts(x)], dim=1)
+        return torch.cat([torch.tensor(np.array(kmers), dtype=torch.float32), self.scanner.site_counts(seqs)], dim=1)
 
 
 class KmerOracle:

@@ -107,7 +107,7 @@ class Beam:
         with alpha > 0 `width` draws from softmax(score / alpha) (DSearch-R)."""
         if self.alpha == 0 or final:
             return score.topk(width, dim=1).indices
-        n, c = score.shape
+        n = score.shape[0]
         probs = torch.softmax(score / self.alpha, 1).repeat_interleave(width, 0)  # (n*width, C)
         return categorical(probs, generator).view(n, width)
 

@@ -19,8 +19,8 @@ from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fit_first, resized
-from svdd_cli.samplers.particles import predict_value, value
-from svdd_cli.samplers.resampling import ess
+from svdd_cli.samplers.particles import check_alpha, predict_value, value
+from svdd_cli.samplers.resampling import check_ess_threshold, ess
 from svdd_cli.samplers.selection import categorical
 from svdd_cli.samplers.steps import at_least
 
@@ -32,10 +32,8 @@ class ParticleGibbs:
                  ess_threshold: float = 0.5) -> None:
         at_least("num_particles", num_particles, 2, "one is the reference")
         at_least("iterations", iterations, 1)
-        if alpha <= 0:
-            raise ValueError(f"sampler.alpha={alpha} must be > 0 (the target is p(x) exp(r(x) / alpha))")
-        if not 0 <= ess_threshold <= 1:
-            raise ValueError(f"sampler.ess_threshold={ess_threshold} must be in [0, 1] (0 = never resample)")
+        check_alpha(alpha)
+        check_ess_threshold(ess_threshold)
         self.k, self.iterations, self.alpha, self.kappa = num_particles, iterations, alpha, ess_threshold
 
     def nfe(self, steps: int) -> int:
@@ -70,7 +68,7 @@ class ParticleGibbs:
         if reference is not None:
             x[clamp] = reference[:, 0].to(x.device)  # the reference's own x_T (Gaussian models: not a fresh draw)
         pred = model.predict(x, times[0])
-        path = [x]  # states along each particle's lineage, re-indexed at every resampling
+        states, parents = [x], []  # the particles after each step, and the rows they copied at the next one
         log_g = value(model, reward, x, pred) / self.alpha
         log_w = log_g.view(n, k)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
@@ -80,17 +78,19 @@ class ParticleGibbs:
             pred, v = predict_value(model, reward, x, s, step == steps - 1)
             log_g_s = v / self.alpha
             log_w = log_w + (log_g_s - log_g).view(n, k)
-            need = ess(log_w) < self.kappa * k  # (n,)
+            ess_w = ess(log_w)  # (n,)
+            need = ess_w < self.kappa * k
             trace({"step": step, "t": t, "value_mean": (log_g_s * self.alpha).mean().item(),
-                   "ess": ess(log_w).mean().item(), "resampled": int(need.sum())})
+                   "ess": ess_w.mean().item(), "resampled": int(need.sum())})
             rows = self.ancestors(log_w, need, reference is not None, generator)
-            path = [p[rows.to(p.device)] for p in path] + [x[rows.to(x.device)]]
+            parents.append(rows)
             x, log_g = x[rows.to(x.device)], log_g_s[rows]
+            states.append(x)
             log_w = torch.where(need[:, None], 0.0, log_w)
             pred = None if pred is None else pred.take(rows.to(x.device))
         pick = categorical(torch.softmax(log_w, 1), generator) + torch.arange(n) * k
         trace({"step": "final", "ess": ess(log_w).mean().item()})
-        return torch.stack([p[pick.to(p.device)] for p in path], 1)  # (n, T + 1, ...)
+        return torch.stack(lineage(states, parents, pick), 1)  # (n, T + 1, ...)
 
     def ancestors(self, log_w: Tensor, need: Tensor, conditional: bool, generator: torch.Generator) -> Tensor:
         """Flat rows (n*K,) each particle copies: multinomial from the weights where `need`, itself elsewhere;
@@ -102,3 +102,13 @@ class ParticleGibbs:
             drawn[:, 0] = 0
         own = torch.arange(k).expand(n, k)
         return (torch.where(need[:, None], drawn, own) + torch.arange(n)[:, None] * k).flatten()
+
+
+def lineage(states: list[Tensor], parents: list[Tensor], pick: Tensor) -> list[Tensor]:
+    """The path x_T, ..., x_0 of the final particles `pick` (n,), traced back once through the ancestors:
+    states[j] (n*K, ...) the particles after step j (x_T first), parents[j] (n*K,) the rows they copied at step j."""
+    rows, path = pick, [states[-1][pick.to(states[-1].device)]]
+    for state, parent in zip(reversed(states[:-1]), reversed(parents)):
+        rows = parent[rows]
+        path.append(state[rows.to(state.device)])
+    return path[::-1]

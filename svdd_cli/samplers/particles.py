@@ -38,8 +38,7 @@ class ParticleSampler(ABC):
     def __init__(self, num_particles: int, alpha: float, ess_threshold: float, resampling: Scheme = systematic,
                  resample_from: float = 0.0, resample_until: float = 1.0) -> None:
         at_least("num_particles", num_particles, 1)
-        if alpha <= 0:
-            raise ValueError(f"sampler.alpha={alpha} must be > 0 (the target is p(x) exp(r(x) / alpha))")
+        check_alpha(alpha)
         self.k, self.alpha = num_particles, alpha
         self.resampling = Resampling(resampling, ess_threshold, resample_from, resample_until)
 
@@ -59,6 +58,12 @@ class ParticleSampler(ABC):
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
         """As many particles K as the budget allows."""
         return fit(lambda k: resized(self, k=k), nfe_per_sample, steps, "num_particles")
+
+
+def check_alpha(alpha: float) -> None:
+    """ValueError unless the target's temperature alpha of p(x) exp(r(x) / alpha) is > 0."""
+    if alpha <= 0:
+        raise ValueError(f"sampler.alpha={alpha} must be > 0 (the target is p(x) exp(r(x) / alpha))")
 
 
 def predict_value(model: DiffusionModel, reward: Reward, x: Tensor, s: float,

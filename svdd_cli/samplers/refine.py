@@ -76,31 +76,31 @@ class Refine:
         if self.lowest_confidence and not masked:
             raise UserError("sampler.lowest_confidence needs a masked model (Gaussian models re-noise all pixels)")
         times = list(model.timesteps())
-        x = self.first(model, reward, n, generator, lambda r: trace({"round": 0, **r}))
+        x, scored = self.first(model, reward, n, generator, lambda r: trace({"round": 0, **r}))
         seed = x.clone()
         sub = times[len(times) - 1 - self.sub_steps(len(times) - 1):]  # t* = sub[0] down to 0
         for k in range(1, self.rounds + 1):
-            r = reward(model.decode(x))
+            r = reward(model.decode(x)) if scored is None else scored  # the last SVDD step scored x already
             if self.alpha is not None:
                 rows = self.population((r / self.alpha).view(1, -1), 0.0, generator).rows.to(x.device)
                 x, seed = x[rows], seed[rows]
             x_t = self.remask(model, x, seed, sub[0], generator) if masked else renoise(model, x, sub[0], generator)
             pred = model.predict(x_t, sub[0])
-            x = self.steps.descend(model, reward, x_t, pred, sub, generator,
-                                   lambda rec, k=k: trace({"round": k, **rec}))
+            x, scored = self.steps.descend_scored(model, reward, x_t, pred, sub, generator,
+                                                  lambda rec, k=k: trace({"round": k, **rec}))
             trace({"round": k, "step": "population", "reward_mean": r.mean().item(), "reward_max": r.max().item()})
         return x
 
     def first(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
-              trace: Trace) -> Tensor:
-        """x^(0) (n, ...): the seeds cycled to n, or a first SVDD pass."""
+              trace: Trace) -> tuple[Tensor, Tensor | None]:
+        """x^(0) (n, ...): the seeds cycled to n (rewards None), or a first SVDD pass (with its rewards (n,))."""
         if self.seeds is None:
             times, x, pred = start(model, n, generator)
-            return self.steps.descend(model, reward, x, pred, times, generator, trace)
+            return self.steps.descend_scored(model, reward, x, pred, times, generator, trace)
         if not isinstance(model, Encoder):
             raise UserError("sampler.init needs a model that encodes samples back to its states (encode_samples)")
         states = encode_seeds(model, self.seeds).to(model.device)
-        return states[torch.arange(n, device=states.device) % len(states)]
+        return states[torch.arange(n, device=states.device) % len(states)], None
 
     def remask(self, model: MaskedKernel, x: Tensor, seed: Tensor, t: float, generator: torch.Generator) -> Tensor:
         """x (B, L) with round(f L) positions per row set to the mask (fewer when max_edits binds)."""
@@ -118,7 +118,8 @@ class Refine:
             same = (x == seed).gather(1, order)  # (B, L) in priority order
             left = (self.max_edits - (x != seed).sum(1, keepdim=True)).clamp_min(0)
             eligible = ~same | (same.cumsum(1) <= left)
-        ranked = eligible & (eligible.cumsum(1) <= m) & torch.isfinite(score.gather(1, order))
+        # unprobed positions (+inf) are never re-masked; a token of log-prob -inf is the least confident: first
+        ranked = eligible & (eligible.cumsum(1) <= m) & (score.gather(1, order) < math.inf)
         chosen = torch.zeros_like(eligible).scatter(1, order, ranked)
         return torch.where(chosen, model.mask_id, x)
 

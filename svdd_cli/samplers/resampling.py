@@ -73,6 +73,12 @@ def _invert(w: Tensor, u: Tensor) -> Tensor:
     return torch.searchsorted(cdf, u.contiguous(), right=True).clamp_max(w.shape[1] - 1)
 
 
+def check_ess_threshold(ess_threshold: float) -> None:
+    """ValueError unless kappa = ess_threshold is in [0, 1] (resample when ESS < kappa K)."""
+    if not 0 <= ess_threshold <= 1:
+        raise ValueError(f"sampler.ess_threshold={ess_threshold} must be in [0, 1] (0 = never resample)")
+
+
 @dataclass(frozen=True)
 class Resampled:
     """What one resampling step did to n outputs x K particles."""
@@ -93,8 +99,7 @@ class Resampling:
         if not callable(scheme):
             raise ValueError(f"sampler.resampling={scheme!r} is not a resampling function: pick one with "
                              "sampler/resampling=NAME (systematic, multinomial, stratified, residual)")
-        if not 0 <= ess_threshold <= 1:
-            raise ValueError(f"sampler.ess_threshold={ess_threshold} must be in [0, 1] (0 = never resample)")
+        check_ess_threshold(ess_threshold)
         if not 0 <= resample_from < resample_until <= 1:
             raise ValueError(f"sampler.resample_from={resample_from}, resample_until={resample_until}: "
                              "need 0 <= from < until <= 1")

@@ -57,7 +57,13 @@ class SVDDSteps:
                 generator: torch.Generator, trace: Trace, regroup: Regroup | None = None) -> Tensor:
         """From x (B, ...) at times[0] with its prediction, SVDD steps through `times` down to x_0 (B, ...);
         `regroup` may reshuffle the kept samples after every guided step (svdd_r)."""
-        steps = len(times) - 1
+        return self.descend_scored(model, reward, x, pred, times, generator, trace, regroup)[0]
+
+    def descend_scored(self, model: DiffusionModel, reward: Reward, x: Tensor, pred: Prediction,
+                       times: Sequence[float], generator: torch.Generator, trace: Trace,
+                       regroup: Regroup | None = None) -> tuple[Tensor, Tensor | None]:
+        """descend, and r(x_0) (B,) when its last step was guided (the kept candidates' rewards), else None."""
+        steps, r = len(times) - 1, None
         for step, (t, s) in enumerate(pairwise(times)):
             final = step == steps - 1
             if not self.guided(step, steps):
@@ -72,8 +78,9 @@ class SVDDSteps:
                 stats |= extra
             x = x_s[rows.to(x_s.device)]
             pred = None if final else pred_s.take(rows.to(x_s.device))
+            r = v.flatten()[rows] if final else None  # the last step's values are the true rewards of x_0
             trace({"step": step, "t": t, **stats})
-        return x
+        return x, r
 
     def candidates(self, model: DiffusionModel, reward: Reward, pred: Prediction, s: float, final: bool,
                    generator: torch.Generator) -> tuple[Tensor, Prediction | None, Tensor]:

@@ -33,8 +33,8 @@ from svdd_cli.samplers.steps import at_least, start
 class Node:
     parent: int
     depth: int  # index of its time in model.timesteps()
-    state: Tensor  # (...) x_t
-    pred: Prediction | None  # one row; None for a clean leaf
+    pred: Prediction | None  # one row, its x_t the node's state; None for a clean leaf
+    clean: Tensor | None = None  # (...) the clean leaf's x_0; None for the others
     children: list[int] = field(default_factory=list)
     visits: int = 0
     value: float = 0.0
@@ -67,7 +67,7 @@ class Tree:
         times, x, pred = start(model, n, generator)
         if self.budget < len(times) - 1:
             raise ValueError(f"sampler.budget={self.budget} is below one rollout of {len(times) - 1} steps")
-        trees = [[Node(-1, 0, x[i], pred.take(torch.tensor([i], device=x.device)))] for i in range(n)]
+        trees = [[Node(-1, 0, pred.take(slice(i, i + 1)))] for i in range(n)]
         left = [self.budget - 1] * n  # the root's prediction is spent
         iteration = 0
         while any(b > 0 for b in left):
@@ -83,7 +83,7 @@ class Tree:
             trace({"step": iteration, "trees": len(active), "nodes_mean": sum(map(len, trees)) / n,
                    "root_value_mean": sum(t[0].value for t in trees) / n})
         best = [max((j for j, node in enumerate(t) if node.pred is None), key=lambda j: t[j].value) for t in trees]
-        return torch.stack([trees[i][j].state for i, j in enumerate(best)])
+        return torch.stack([trees[i][j].clean for i, j in enumerate(best)])
 
     def select(self, tree: list[Node]) -> int:
         """The node to expand: descend by UCT while the node is widened enough and its best child is not clean."""
@@ -123,8 +123,8 @@ class Tree:
                 pred_j = model.predict(x_j, times[j])
             for q, r in enumerate(rows):
                 i = active[r]
-                row = None if pred_j is None else pred_j.take(torch.tensor([q], device=x_j.device))
-                tail[r] = self.add(trees[i], tail[r], j, states[r], row)
+                row = None if pred_j is None else pred_j.take(slice(q, q + 1))
+                tail[r] = self.add(trees[i], Node(tail[r], j, row, states[r] if row is None else None))
                 if pred_j is not None:
                     left[i] -= 1
             if pred_j is not None:
@@ -148,9 +148,9 @@ class Tree:
         return done
 
     @staticmethod
-    def add(tree: list[Node], parent: int, depth: int, state: Tensor, pred: Prediction | None) -> int:
-        tree.append(Node(parent, depth, state, pred))
-        tree[parent].children.append(len(tree) - 1)
+    def add(tree: list[Node], node: Node) -> int:
+        tree.append(node)
+        tree[node.parent].children.append(len(tree) - 1)
         return len(tree) - 1
 
     def backup(self, tree: list[Node], leaf: int) -> None:
@@ -160,7 +160,8 @@ class Tree:
         while i >= 0:
             node = tree[i]
             node.visits += 1
-            kids = [tree[c] for c in node.children if tree[c].visits > 0]
+            kids = [tree[c] for c in node.children if tree[c].visits > 0]  # torch, not math: a Python logsumexp
+            # differs in the last bit now and then (exp / summation order), and UCT ties would then change samples
             weights = torch.tensor([float(k.visits) for k in kids], dtype=torch.float64)
             values = torch.tensor([k.value for k in kids], dtype=torch.float64)
             node.value = self.alpha * float(torch.logsumexp(values / self.alpha + weights.log(), 0)
