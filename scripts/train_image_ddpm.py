@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/train_image_ddpm.py --state training/fashion_ddpm --minutes 110
     python scripts/train_image_ddpm.py --state training/fashion_ddpm --export checkpoints/fashion_ddpm
 
-Running the same command again resumes from <state>/state.pt (weights, EMA, AdamW moments in bf16, step,
+Running the same command again resumes from the state in <state> (weights, EMA, AdamW moments in bf16, step,
 RNG), rewritten every --save-minutes; --minutes bounds this sitting only, --max-steps the whole training.
 <state>/log.jsonl gets the mean loss every 50 steps. `--export FOLDER` writes the EMA UNet and its
 DDPMScheduler with save_pretrained (FOLDER/unet, FOLDER/scheduler, FOLDER/training.json) and trains nothing.
@@ -38,7 +38,7 @@ def make_unet(channels: list[int], layers: int) -> UNet2DModel:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--state", type=Path, required=True, help="folder of state.pt and log.jsonl")
+    p.add_argument("--state", type=Path, required=True, help="folder of the training state and log.jsonl")
     p.add_argument("--export", type=Path, help="write the EMA UNet + scheduler as a checkpoint folder and stop")
     p.add_argument("--minutes", type=float, default=60.0, help="train this long in this sitting")
     p.add_argument("--max-steps", type=int, help="stop at this step (counted across sittings)")
@@ -55,8 +55,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    state_file = args.state / "state.pt"
-    saved = load_state(state_file)
+    saved = load_state(args.state)
     config = saved["config"] if saved else {
         "channels": [int(c) for c in args.channels.split(",")], "layers": args.layers, "batch_size": args.batch_size,
         "lr": args.lr, "warmup": args.warmup, "ema": args.ema, "seed": args.seed}
@@ -100,7 +99,7 @@ def main() -> None:
     def save() -> None:
         save_state({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
                     "rng": torch.get_rng_state(), "minutes": minutes_before + (time.time() - start) / 60,
-                    "optimizer": compact_optimizer(opt.state_dict())}, state_file)
+                    "optimizer": compact_optimizer(opt.state_dict())}, args.state)
 
     net.train()
     while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
@@ -131,7 +130,7 @@ def main() -> None:
             save()
             last_save = time.time()
     save()
-    print(f"saved step {step} to {state_file}", flush=True)
+    print(f"saved step {step} to {args.state}", flush=True)
 
 
 if __name__ == "__main__":

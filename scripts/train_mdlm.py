@@ -5,7 +5,7 @@ The recipe of checkpoints/molecule_mdlm is in its MODEL_CARD.md; in short
     python scripts/prepare_molecule.py
     OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule --state training/molecule_mdlm --minutes 80
 
-Running the same command again resumes from <state>/state.pt (weights, EMA, AdamW moments in bf16,
+Running the same command again resumes from the state in <state> (weights, EMA, AdamW moments in bf16,
 step, data order, RNG), which is rewritten every --save-minutes; --minutes bounds this sitting only.
 <state>/log.jsonl gets the training loss every 50 steps and the validation NELBO (nats / sequence)
 every --eval-every steps. `--export FOLDER` writes the EMA weights as a checkpoint folder
@@ -59,7 +59,7 @@ def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with train/valid.tsv and vocab.txt")
-    p.add_argument("--state", type=Path, required=True, help="folder of state.pt and log.jsonl")
+    p.add_argument("--state", type=Path, required=True, help="folder of the training state and log.jsonl")
     p.add_argument("--export", type=Path, help="write the EMA weights as a checkpoint folder and stop")
     p.add_argument("--minutes", type=float, default=60.0, help="train this long in this sitting")
     p.add_argument("--max-steps", type=int, help="stop at this step (counted across sittings)")
@@ -80,8 +80,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    state_file = args.state / "state.pt"
-    saved = load_state(state_file)
+    saved = load_state(args.state)
     device = resolve_device(args.device)
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
@@ -134,7 +133,7 @@ def main() -> None:
     def save() -> None:
         save_state({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
                     "epoch": epoch, "position": position, "train_size": len(train), "rng": torch.get_rng_state(),
-                    "optimizer": compact_optimizer(opt.state_dict())}, state_file)
+                    "optimizer": compact_optimizer(opt.state_dict())}, args.state)
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
     net.train()
@@ -172,7 +171,7 @@ def main() -> None:
             save()
             last_save = time.time()
     save()
-    print(f"saved step {step} to {state_file}", flush=True)
+    print(f"saved step {step} to {args.state}", flush=True)
 
 
 if __name__ == "__main__":

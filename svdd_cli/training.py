@@ -1,15 +1,26 @@
 """What the resumable training scripts share (scripts/train_mdlm.py, scripts/train_image_ddpm.py).
 
-A sitting saves one state file (weights, EMA, optimizer, step, RNG) atomically; the next sitting runs the same
-command and continues from it. Optimizer moments are stored in bf16 so a small model's state can be committed.
+A sitting saves one state (weights, EMA, optimizer, step, RNG) into a folder; the next sitting runs the same
+command and continues from it. The state is safetensors shards of at most SHARD_BYTES each plus state.json, which
+is written last and names its shards: a kill mid-write keeps the previous state, and every file fits what a lent
+GPU machine sends back (16 MiB a file), so a GPU sitting can continue a CPU one and hand its state back.
+Optimizer moments are stored in bf16 so a small model's state can be committed.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+SHARD_BYTES = 15 * 2 ** 20
+INDEX = "state.json"
+LEGACY = "state.pt"  # one torch.save file (before shards); read, never written
 
 
 def compact_optimizer(state: dict) -> dict:
@@ -26,17 +37,65 @@ def expand_optimizer(state: dict) -> dict:
     return {**state, "state": moments}
 
 
-def load_state(path: Path) -> dict | None:
-    """The saved state of an earlier sitting, or None when there is none."""
-    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+def _split(state: Any, path: str, tensors: dict[str, Tensor]) -> Any:
+    """`state` with every tensor moved into `tensors` under its key path (a/b/c) and replaced by that path."""
+    if torch.is_tensor(state):
+        tensors[path] = state.detach().cpu().clone().contiguous()
+        return {"__tensor__": path}
+    if isinstance(state, dict):
+        return {"__keys__": [[type(k).__name__, str(k)] for k in state],
+                "__values__": [_split(v, f"{path}/{k}", tensors) for k, v in state.items()]}
+    if isinstance(state, (list, tuple)):
+        return [_split(v, f"{path}/{i}", tensors) for i, v in enumerate(state)]
+    return state
 
 
-def save_state(state: dict, path: Path) -> None:
-    """Write `state` to `path` through a temporary file, so a kill mid-write keeps the previous state."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+def _join(meta: Any, tensors: dict[str, Tensor]) -> Any:
+    if isinstance(meta, dict) and "__tensor__" in meta:
+        return tensors[meta["__tensor__"]]
+    if isinstance(meta, dict):
+        keys = [int(k) if kind == "int" else k for kind, k in meta["__keys__"]]
+        return {k: _join(v, tensors) for k, v in zip(keys, meta["__values__"])}
+    if isinstance(meta, list):
+        return [_join(v, tensors) for v in meta]
+    return meta
+
+
+def save_state(state: dict[str, Any], folder: Path) -> None:
+    """Write `state` (nested dicts / lists of tensors, numbers, strings) into `folder` as shards + state.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, Tensor] = {}
+    meta = _split(state, "", tensors)
+    shards: list[dict[str, Tensor]] = [{}]
+    size = 0
+    for key, tensor in tensors.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > SHARD_BYTES:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    tag = uuid.uuid4().hex[:8]
+    names = [f"state-{tag}-{i:02d}.safetensors" for i in range(len(shards))]
+    for name, shard in zip(names, shards):
+        save_file(shard, folder / name)
+    tmp = folder / f"{INDEX}.tmp"
+    tmp.write_text(json.dumps({"shards": names, "state": meta}))
+    tmp.replace(folder / INDEX)
+    for old in [*folder.glob("state-*.safetensors"), folder / LEGACY]:
+        if old.name not in names and old.exists():
+            old.unlink()
+
+
+def load_state(folder: Path) -> dict[str, Any] | None:
+    """The state an earlier sitting saved in `folder` (shards, or a legacy state.pt), or None when there is none."""
+    if (folder / INDEX).exists():
+        index = json.loads((folder / INDEX).read_text())
+        tensors = {k: v for name in index["shards"] for k, v in load_file(folder / name).items()}
+        return _join(index["state"], tensors)
+    if (folder / LEGACY).exists():
+        return torch.load(folder / LEGACY, map_location="cpu", weights_only=False)
+    return None
 
 
 @torch.no_grad()
