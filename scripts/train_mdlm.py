@@ -34,9 +34,10 @@ from svdd_cli.training import compact_optimizer, ema_update, expand_optimizer, l
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
-    """The `sequence` column of a TSV as token ids (N, L) uint8, cached next to it as .npy."""
+    """The `sequence` column of a TSV as token ids (N, L) uint8, cached next to it as .npy (the cache alone
+    is enough: scripts/device_train.sh sends a GPU machine only the .npy files)."""
     cache = path.with_suffix(".tokens.npy")
-    if cache.exists() and cache.stat().st_mtime > path.stat().st_mtime:
+    if cache.exists() and (not path.exists() or cache.stat().st_mtime > path.stat().st_mtime):
         return torch.from_numpy(np.load(cache))
     index = {token: i for i, token in enumerate(vocab)}
     with open(path) as f:

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Continue the molecule prior's training on a lent GPU machine (the `device` tool), then bring its state home.
+#
+#   bash scripts/device_train.sh prepare      # here: wheels + token files into .device/ (git-ignored)
+#   run(command="bash scripts/device_train.sh run 7", carry=[".device"], timeout_s=560)   # there: 7 minutes
+#   bash scripts/device_train.sh restore <files_at>   # here: the returned state into training/molecule_mdlm
+#
+# The GPU machine has torch but not hydra-core / omegaconf (svdd_cli imports them): `prepare` downloads their
+# pure-Python wheels. It gets the training data as the .npy token caches only (scripts/train_mdlm.py reads them
+# without the TSVs). What travels is at most 64 MiB: the tracked tree is larger once training states and
+# checkpoints are committed, so `prepare` moves checkpoints/ and the other training states to .device-aside/
+# (git-ignored; `restore` moves them back; `git checkout -- checkpoints training` also would). What comes back is
+# at most 8 files of 16 MiB: the state's shards are <= 15 MiB each (svdd_cli/training.py) plus state.json and
+# log.jsonl.
+set -euo pipefail
+STATE=${STATE:-training/molecule_mdlm}
+DEVICE=${DEVICE:-cuda}  # DEVICE=cpu tries the run mode here
+mode=${1:?usage: prepare | run MINUTES | restore FILES_AT}
+
+case "$mode" in
+prepare)
+  test -f data/molecule/train.tokens.npy || { echo "run scripts/prepare_molecule.py and one CPU sitting of" \
+    "scripts/train_mdlm.py first (it writes data/molecule/*.tokens.npy)"; exit 2; }
+  mkdir -p .device/wheels .device/data/molecule .device-aside
+  python3 -m pip wheel -q --no-deps -w .device/wheels \
+    hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3   # antlr4 4.9.3 is an sdist: built here
+  cp data/molecule/train.tokens.npy data/molecule/valid.tokens.npy .device/data/molecule/
+  for path in checkpoints training/*; do
+    [ "$path" = "$STATE" ] || { [ -e "$path" ] && mv "$path" .device-aside/; }
+  done
+  du -sh --exclude=.git --exclude=.venv --exclude=data --exclude=.device-aside . .device
+  ;;
+run)
+  minutes=${2:?minutes}
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .device/wheels/*.whl
+  export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+  python3 scripts/train_mdlm.py --data .device/data/molecule --state "$STATE" --device "$DEVICE" --minutes "$minutes" \
+    --save-minutes 2 --eval-every 5000 --threads 8 2>&1 | tail -n 40 | tee "$OUT/train.log"
+  cp "$STATE"/state.json "$STATE"/state-*.safetensors "$STATE"/log.jsonl "$OUT"/
+  ls -la "$OUT"
+  ;;
+restore)
+  from=${2:?files_at folder}
+  test -f "$from/state.json" || { echo "no state.json in $from"; exit 2; }
+  rm -f "$STATE"/state-*.safetensors "$STATE"/state.pt
+  cp "$from"/state.json "$from"/state-*.safetensors "$from"/log.jsonl "$STATE"/
+  for path in .device-aside/*; do [ -e "$path" ] || continue; name=$(basename "$path")
+    if [ "$name" = checkpoints ]; then dest=checkpoints; else dest=training/$name; fi
+    rm -rf "$dest" && mv "$path" "$dest"; done
+  git status --short | head
+  ;;
+*) echo "unknown mode $mode: prepare | run MINUTES | restore FILES_AT"; exit 2 ;;
+esac
