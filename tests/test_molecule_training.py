@@ -14,6 +14,7 @@ from svdd_cli.domains.molecule import PAD, selfies_to_smiles
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.samplers.ancestral import rollout
+from svdd_cli.training import load_state
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = ["[C] [C] [O]", "[C] [=C] [C] [=C] [C] [=C] [Ring1] [=Branch1]", "[N] [C] [C] [=O]", "[C] [C] [N] [C] [C]"]
@@ -41,7 +42,7 @@ def test_train_resume_export_sample(tmp_path):
     common = ["--data", str(tmp_path / "data"), "--state", str(tmp_path / "state"), *TINY]
     first = train(*common, "--max-steps", "4")
     assert first.returncode == 0, first.stderr
-    state = torch.load(tmp_path / "state" / "state.pt", weights_only=False)
+    state = load_state(tmp_path / "state")
     assert state["step"] == 4 and state["optimizer"]["state"][0]["exp_avg"].dtype == torch.bfloat16
     second = train(*common, "--max-steps", "6")
     assert second.returncode == 0 and "resuming at step 4" in second.stdout, second.stderr
@@ -51,7 +52,7 @@ def test_train_resume_export_sample(tmp_path):
     assert exported.returncode == 0, exported.stderr
     model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu", detokenize=selfies_to_smiles)
     assert isinstance(model.denoiser, DIT) and model.length == 10
-    ema = torch.load(tmp_path / "state" / "state.pt", weights_only=False)["ema"]
+    ema = load_state(tmp_path / "state")["ema"]
     assert all(torch.equal(model.denoiser.state_dict()[k], v) for k, v in ema.items())
     gen = torch.Generator().manual_seed(0)
     x = rollout(model, model.init(3, gen), gen, lambda record: None)
