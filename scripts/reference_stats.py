@@ -3,6 +3,7 @@
     python scripts/reference_stats.py dna   # checkpoints/dna_mdlm/reference_stats.json   (data/dna/test.tsv)
     python scripts/reference_stats.py rna   # checkpoints/rna_mdlm/reference_stats.json   (data/rna/test.tsv)
     python scripts/reference_stats.py image # checkpoints/fashion_classifier/reference_stats.json (Fashion-MNIST)
+    python scripts/reference_stats.py molecule  # checkpoints/molecule_moses/reference_stats.json (data/molecule)
     python scripts/reference_stats.py quantiles  # <oracle>/real_quantiles.json of every learned oracle
 
 DNA: 3-mer spectra of the real HepG2 and other-cell (GM12878, K562, hESCT0) test sequences, the percentiles of
@@ -10,9 +11,11 @@ single HepG2 sites' GC, and every figure of svdd_cli.naturalness.dna over random
 sequences (50 draws per size 8..512, seed 0). RNA: the test 5'UTR windows' 3-mer spectrum, MFE percentiles and
 the figures of svdd_cli.naturalness.rna the same way. Images: the Frechet distance (the shipped classifier's
 features) of n random real training images to the test set, n = 256 .. 4096 (5 draws, seed 0): the floor of a
-run's FD at its size. Quantiles: p1, p5, p50, p95, p99 of each learned oracle's reward on real held-out data
-(DNA oracles: the HepG2 test sequences; the MFE surrogate: the test UTR windows, direction=stable; the Fashion
-classifier: test images of the default target class). The same prepared data gives the same files.
+run's FD at its size. Molecules: the MOSES figures of svdd_cli.domains.moses (filters, rings, weight, SA,
+IntDiv) over random subsets of the 10,000 prepared MOSES test molecules, the same way. Quantiles: p1, p5, p50,
+p95, p99 of each learned oracle's reward on real held-out data (DNA oracles: the HepG2 test sequences; the MFE
+surrogate: the test UTR windows, direction=stable; the Fashion classifier: test images of the default target
+class). The same prepared data gives the same files.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file as safetensors_load
 
+from svdd_cli.domains import moses
 from svdd_cli.domains.fashion import feature_stats, frechet_distance, load_classifier, load_fashion_mnist
 from svdd_cli.domains.rna import fold
 from svdd_cli.naturalness import sequence as seq
@@ -103,6 +107,20 @@ def image(classifier: Path) -> dict[str, Any]:
             "subsets": subset_table([[fd(n) for _ in range(5)] for n in FRECHET_SIZES], list(FRECHET_SIZES))}
 
 
+def molecule(data: Path) -> dict[str, Any]:
+    smiles = [r["smiles"] for r in read(data / "test.tsv")]
+    molecules = moses.mols(smiles)
+    filters = Path("checkpoints/molecule_moses/moses_filters.smarts")
+    items = list(zip(molecules, moses.fingerprints(molecules)))
+
+    def figures(subset: list[Any]) -> dict[str, float]:
+        mols = [m for m, _ in subset]
+        return {**moses.cheap_metrics(mols, filters), "sa_mean": moses.property_means(mols)["sa_mean"],
+                "internal_diversity": moses.internal_diversity([f for _, f in subset])}
+    return {"source": f"{data}/test.tsv: {len(molecules)} MOSES test molecules",
+            "written_by": "scripts/reference_stats.py molecule", "subsets": subsets(items, figures)}
+
+
 def quantile_file(checkpoint: Path, scores: torch.Tensor, data: str, settings: dict[str, Any]) -> None:
     q = {f"p{p}": round(float(v), 4) for p, v in zip((1, 5, 50, 95, 99),
                                                          np.percentile(scores.numpy(), [1, 5, 50, 95, 99]))}
@@ -136,16 +154,18 @@ def quantiles(checkpoints: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("domain", choices=["dna", "rna", "image", "quantiles"])
+    parser.add_argument("domain", choices=["dna", "rna", "image", "molecule", "quantiles"])
     parser.add_argument("--data", type=Path, help="default data/<domain>")
     parser.add_argument("--out", type=Path, help="default: reference_stats.json in the domain's checkpoint")
     args = parser.parse_args()
     if args.domain == "quantiles":
         return quantiles(Path("checkpoints"))
     data = args.data or Path("data") / args.domain
-    folder = {"dna": "dna_mdlm", "rna": "rna_mdlm", "image": "fashion_classifier"}[args.domain]
+    folder = {"dna": "dna_mdlm", "rna": "rna_mdlm", "image": "fashion_classifier",
+              "molecule": "molecule_moses"}[args.domain]
     out = args.out or Path("checkpoints") / folder / "reference_stats.json"
-    build = {"dna": dna, "rna": rna, "image": lambda _: image(Path("checkpoints/fashion_classifier"))}[args.domain]
+    build = {"dna": dna, "rna": rna, "image": lambda _: image(Path("checkpoints/fashion_classifier")),
+             "molecule": molecule}[args.domain]
     stats = build(data)
     out.write_text(json.dumps(stats, indent=1) + "\n")
     print(f"wrote {out}")

@@ -52,3 +52,19 @@ def test_domain_naturalness_carries_moses_metrics(tmp_path: Path):
     assert out["aromatic_ring_fraction"] == 1.0 and out["ring7_fraction"] == 0.0
     assert 0.2 < out["snn_test2k"] < 1.0 and math.isfinite(out["fcd_test"]) and out["fcd_test"] > 1.0
     assert "fcd_test" not in MoleculeDomain(reference=REFERENCE).metrics(rows)  # below fcd_min_samples
+
+
+def test_designs_are_compared_with_real_moses_subsets_of_their_size(tmp_path: Path):
+    from svdd_cli.naturalness.warnings import outside
+
+    domain = MoleculeDomain(reference=REFERENCE)
+    rings = ["C1CCCCCC1CCO", "CC1CCCCCCC1N", "OC1CCCCCC1", "C1CCCCCCC1C(=O)O"] * 4  # 7- and 8-rings, no aromatics
+    columns = domain.columns([], rings, tmp_path)
+    out = domain.metrics([{k: v[i] for k, v in columns.items()} for i in range(len(rings))])
+    assert out["real_n"] == 16 and out["real"]["filters"] == 1.0 and out["real"]["ring7_fraction"] < 0.1
+    assert out["real_range"]["ring7_fraction"][0] is None and out["real_range"]["aromatic_ring_fraction"][1] is None
+    flagged = {line.split()[0] for line in outside(out)}
+    assert {"filters", "ring7_fraction", "aromatic_ring_fraction"} <= flagged
+    drugs = domain.columns([], DRUGS, tmp_path)
+    real_like = domain.metrics([{k: v[i] for k, v in drugs.items()} for i in range(len(DRUGS))])
+    assert "ring7_fraction" not in {line.split()[0] for line in outside(real_like)}

@@ -19,10 +19,14 @@ from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.outputs import GrowingFile
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
 PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
+# figures compared with real MOSES test subsets of the run's size, and the side a natural set must not cross
+RANGED = {"filters": "low", "ring7_fraction": "high", "aromatic_ring_fraction": "low", "weight_mean": "both",
+          "sa_mean": "high", "internal_diversity": "low"}
 
 
 def selfies_to_smiles(selfies: str) -> str:
@@ -103,6 +107,8 @@ class MoleculeDomain:
         if self.reference is not None and not (self.reference / "moses_filters.smarts").is_file():
             raise UserError(f"domain.reference: {reference} has no moses_filters.smarts (the shipped folder is "
                             "checkpoints/molecule_moses; domain.reference=null skips the MOSES metrics)")
+        subsets = None if self.reference is None else self.reference / "reference_stats.json"
+        self.subsets = load_reference(subsets, "domain.reference")["subsets"] if subsets and subsets.is_file() else None
 
     def check_model(self, model: DiffusionModel) -> None:
         vocab = model.vocab if isinstance(model, MaskedKernel) else []
@@ -145,6 +151,9 @@ class MoleculeDomain:
             out[f"{key}_mean"] = statistics.fmean(values) if values else math.nan
         if self.reference is not None and valid:
             out |= self.moses(valid, molecules, fps)
+        if self.subsets is not None and valid:  # real MOSES test subsets of the run's size: "real", "real_range"
+            compared = compare({k: out[k] for k in RANGED if k in out}, self.subsets, len(valid), RANGED)
+            out |= {k: compared[k] for k in ("real", "real_range", "real_n")}
         return out
 
     def moses(self, valid: list[str], molecules: list[Chem.Mol], fps: list[Any]) -> dict[str, float]:
