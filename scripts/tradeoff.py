@@ -78,7 +78,9 @@ TASKS = {
     "molecule": Task("qed", [("filters", "MOSES filter pass rate (real test: 1.00)"),
                              ("ring7_fraction", "fraction with a ring of >= 7 atoms (real test: 0.022)")], None,
                      {"filters": 1.0, "ring7_fraction": 0.022},  # 2,000 real MOSES test molecules (molecule card)
-                     ["num_samples=32", "batch_size=32"]),  # the model's own 64 steps
+                     ["num_samples=32", "batch_size=32"],  # the model's own 64 steps
+                     ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
+                      "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8", "smc alpha=0.1", "smc alpha=1")),
     "image": Task("classifier", [("frechet_distance", "Frechet distance to the test set (lower = more natural)"),
                                  ("classifier_confidence_mean", "mean classifier confidence (real test: ~0.9)")],
                   None, {}, ["model.num_steps=50", "num_samples=256", "batch_size=64"],  # FD needs >= 256 samples
