@@ -4,6 +4,7 @@
     python scripts/reference_stats.py rna   # checkpoints/rna_mdlm/reference_stats.json   (data/rna/test.tsv)
     python scripts/reference_stats.py image # checkpoints/fashion_classifier/reference_stats.json (Fashion-MNIST)
     python scripts/reference_stats.py molecule  # checkpoints/molecule_moses/reference_stats.json (data/molecule)
+    python scripts/reference_stats.py protein   # checkpoints/protein_mdlm/reference_stats.json (data/protein)
     python scripts/reference_stats.py quantiles  # <oracle>/real_quantiles.json of every learned oracle
 
 DNA: 3-mer spectra of the real HepG2 and other-cell (GM12878, K562, hESCT0) test sequences, the percentiles of
@@ -12,7 +13,8 @@ sequences (50 draws per size 8..512, seed 0). RNA: the test 5'UTR windows' 3-mer
 the figures of svdd_cli.naturalness.rna the same way. Images: the Frechet distance (the shipped classifier's
 features) of n random real training images to the test set, n = 256 .. 4096 (5 draws, seed 0): the floor of a
 run's FD at its size. Molecules: the MOSES figures of svdd_cli.domains.moses (filters, rings, weight, SA,
-IntDiv) over random subsets of the 10,000 prepared MOSES test molecules, the same way. Quantiles: p1, p5, p50,
+IntDiv) over random subsets of the 10,000 prepared MOSES test molecules, the same way; proteins: composition distance
+to the held-out composition and mean pairwise identity over subsets of the held-out windows. Quantiles: p1, p5, p50,
 p95, p99 of each learned oracle's reward on real held-out data (DNA oracles: the HepG2 test sequences; the MFE
 surrogate: the test UTR windows, direction=stable; the Fashion classifier: test images of the default target
 class). The same prepared data gives the same files.
@@ -121,6 +123,20 @@ def molecule(data: Path) -> dict[str, Any]:
             "written_by": "scripts/reference_stats.py molecule", "subsets": subsets(items, figures)}
 
 
+def protein(data: Path) -> dict[str, Any]:
+    from svdd_cli.domains.protein import composition, mean_pairwise_identity
+    from svdd_cli.naturalness.sequence import total_variation
+
+    windows = [r["sequence"] for r in read(data / "test.tsv")]
+    heldout = composition(windows)
+
+    def figures(subset: list[str]) -> dict[str, float]:
+        return {"composition_distance_to_heldout": total_variation(composition(subset), heldout),
+                "mean_pairwise_identity": mean_pairwise_identity(subset)}
+    return {"source": f"{data}/test.tsv: {len(windows)} held-out protein windows",
+            "written_by": "scripts/reference_stats.py protein", "subsets": subsets(windows, figures)}
+
+
 def quantile_file(checkpoint: Path, scores: torch.Tensor, data: str, settings: dict[str, Any]) -> None:
     q = {f"p{p}": round(float(v), 4) for p, v in zip((1, 5, 50, 95, 99),
                                                          np.percentile(scores.numpy(), [1, 5, 50, 95, 99]))}
@@ -154,7 +170,7 @@ def quantiles(checkpoints: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("domain", choices=["dna", "rna", "image", "molecule", "quantiles"])
+    parser.add_argument("domain", choices=["dna", "rna", "image", "molecule", "protein", "quantiles"])
     parser.add_argument("--data", type=Path, help="default data/<domain>")
     parser.add_argument("--out", type=Path, help="default: reference_stats.json in the domain's checkpoint")
     args = parser.parse_args()
@@ -162,10 +178,10 @@ def main() -> None:
         return quantiles(Path("checkpoints"))
     data = args.data or Path("data") / args.domain
     folder = {"dna": "dna_mdlm", "rna": "rna_mdlm", "image": "fashion_classifier",
-              "molecule": "molecule_moses"}[args.domain]
+              "molecule": "molecule_moses", "protein": "protein_mdlm"}[args.domain]
     out = args.out or Path("checkpoints") / folder / "reference_stats.json"
     build = {"dna": dna, "rna": rna, "image": lambda _: image(Path("checkpoints/fashion_classifier")),
-             "molecule": molecule}[args.domain]
+             "molecule": molecule, "protein": protein}[args.domain]
     stats = build(data)
     out.write_text(json.dumps(stats, indent=1) + "\n")
     print(f"wrote {out}")

@@ -13,7 +13,7 @@ import torch
 from Bio import SeqIO
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 
-from svdd_cli.domains.protein import AMINO_ACIDS, ProteinDomain, composition, mean_pairwise_identity
+from svdd_cli.domains.protein import AMINO_ACIDS, ProteinDomain, composition, mean_pairwise_identity, properties
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.charge import Charge
 from svdd_cli.rewards.composite import Composite
@@ -122,3 +122,16 @@ def test_the_shipped_prior_runs_with_naturalness_against_heldout_proteins(tmp_pa
     naturalness = json.loads((tmp_path / "summary.json").read_text())["naturalness"]
     assert 0 <= naturalness["composition_distance_to_heldout"] < 0.2 and naturalness["heldout_gravy_mean"] < 0
     assert naturalness["log_likelihood"]["median"] < 0 and 0 < naturalness["mean_pairwise_identity"] < 0.5
+
+
+def test_proteins_are_compared_with_real_heldout_sets_of_their_size():
+    from svdd_cli.assets import asset_root
+    from svdd_cli.naturalness.warnings import outside
+
+    domain = ProteinDomain(reference=asset_root() / "checkpoints" / "protein_mdlm" / "heldout_stats.json")
+    hydrophobic = ["".join("ILVFAM"[(i + j) % 6] for j in range(100)) for i in range(16)]
+    rows = [{"sequence": s, **properties(s)} for s in hydrophobic]
+    out = domain.metrics(rows)
+    assert out["real_n"] == 16 and 0.03 < out["real"]["composition_distance_to_heldout"] < 0.08
+    assert out["real_range"]["composition_distance_to_heldout"][0] is None
+    assert {line.split()[0] for line in outside(out)} == {"composition_distance_to_heldout", "mean_pairwise_identity"}

@@ -19,11 +19,13 @@ from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import SequenceDomain
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.reference import load_reference
+from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.sequence import hamming_diversity, total_variation
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 IDENTITY_SAMPLES = 200  # mean pairwise identity over at most this many samples (pairs grow quadratically)
+# compared with real held-out sets of the run's size (reference_stats.json beside the reference); higher = less natural
+RANGED = {"composition_distance_to_heldout": "high", "mean_pairwise_identity": "high"}
 
 
 def is_protein(seq: str) -> bool:
@@ -62,6 +64,8 @@ class ProteinDomain:
         self.sequence = SequenceDomain(self.name, alphabet)
         self.reference = (load_reference(reference, "domain.reference", "scripts/evaluate_protein_model.py")
                           if reference else None)
+        subsets = Path(reference).parent / "reference_stats.json" if reference else None
+        self.subsets = load_reference(subsets, "domain.reference")["subsets"] if subsets and subsets.is_file() else None
 
     def check_model(self, model: DiffusionModel) -> None:
         self.sequence.check_model(model)
@@ -85,6 +89,9 @@ class ProteinDomain:
             out["composition_distance_to_heldout"] = total_variation(composition(seqs), self.reference["composition"])
             out.update({f"heldout_{k}": self.reference[k] for k in
                         ("gravy_mean", "instability_mean", "charge_ph7_mean", "mean_pairwise_identity")})
+        if self.subsets is not None and "composition_distance_to_heldout" in out:  # real held-out sets of this size
+            compared = compare({k: out[k] for k in RANGED}, self.subsets, len(seqs), RANGED)
+            out |= {k: compared[k] for k in ("real", "real_range", "real_n")}
         return out
 
 
