@@ -171,7 +171,7 @@ def main() -> None:
             continue
         rows = rows_of(folder)
         summary = json.loads((folder / "summary.json").read_text())
-        natural = naturalness(rows) if naturalness else {**natural, **summary["naturalness"]}
+        natural = naturalness(rows) if naturalness else {"real": {}, "oracles": {}, **summary["naturalness"]}
         points.append({"label": label, "sampler": sampler, "nfe": summary["nfe_per_sample"],
                        "reward": median([r["reward"] for r in rows]),
                        **({held_out: median([r[held_out] for r in rows])} if held_out else {}),

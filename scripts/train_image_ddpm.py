@@ -76,7 +76,7 @@ def main() -> None:
     if args.export:
         ema.save_pretrained(args.export / "unet")
         scheduler.save_pretrained(args.export / "scheduler")
-        (args.export / "training.json").write_text(json.dumps({**info, "minutes": saved and saved["minutes"]},
+        (args.export / "training.json").write_text(json.dumps({**info, "minutes": saved["minutes"] if saved else 0.0},
                                                               indent=2) + "\n")
         print(f"exported the EMA weights of step {step} to {args.export}")
         return

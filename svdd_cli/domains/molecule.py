@@ -19,7 +19,7 @@ from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.reference import compare, load_reference
+from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
@@ -152,8 +152,7 @@ class MoleculeDomain:
         if self.reference is not None and valid:
             out |= self.moses(valid, molecules, fps)
         if self.subsets is not None and valid:  # real MOSES test subsets of the run's size: "real", "real_range"
-            compared = compare({k: out[k] for k in RANGED if k in out}, self.subsets, len(valid), RANGED)
-            out |= {k: compared[k] for k in ("real", "real_range", "real_n")}
+            out |= real_fields({k: out[k] for k in RANGED if k in out}, self.subsets, len(valid), RANGED)
         return out
 
     def moses(self, valid: list[str], molecules: list[Chem.Mol], fps: list[Any]) -> dict[str, float]:

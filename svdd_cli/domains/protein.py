@@ -19,7 +19,7 @@ from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import SequenceDomain
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.reference import compare, load_reference
+from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.naturalness.sequence import hamming_diversity, total_variation
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -90,8 +90,7 @@ class ProteinDomain:
             out.update({f"heldout_{k}": self.reference[k] for k in
                         ("gravy_mean", "instability_mean", "charge_ph7_mean", "mean_pairwise_identity")})
         if self.subsets is not None and "composition_distance_to_heldout" in out:  # real held-out sets of this size
-            compared = compare({k: out[k] for k in RANGED}, self.subsets, len(seqs), RANGED)
-            out |= {k: compared[k] for k in ("real", "real_range", "real_n")}
+            out |= real_fields({k: out[k] for k in RANGED}, self.subsets, len(seqs), RANGED)
         return out
 
 

@@ -69,3 +69,10 @@ def compare(figures: dict[str, float], table: dict[str, Any], n: int, ranged: di
             ranges[name] = [None if ranged[name] == "high" else lo, None if ranged[name] == "low" else hi]
     rounded = {k: (round(v, 4) if isinstance(v, float) and math.isfinite(v) else None) for k, v in figures.items()}
     return {**rounded, "real": real, "real_range": ranges, "real_n": min(n, table["n"][-1]) if real else None}
+
+
+def real_fields(figures: dict[str, float], table: dict[str, Any], n: int, ranged: dict[str, str]) -> dict[str, Any]:
+    """Only what compare() adds beside the figures ("real", "real_range", "real_n"), for a domain whose figures
+    are already in its summary."""
+    compared = compare(figures, table, n, ranged)
+    return {k: compared[k] for k in ("real", "real_range", "real_n")}
