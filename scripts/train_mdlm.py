@@ -57,6 +57,16 @@ def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) ->
     return total / len(tokens)
 
 
+def learning_rate(train: dict, step: int, max_steps: int | None, cooldown: int) -> float:
+    """Linear warm-up, then constant; with `cooldown`, linear decay to 0 over the steps before `max_steps`.
+
+    A later sitting without --cooldown goes back to the constant rate (warmup-stable-decay)."""
+    rate = train["lr"] * min(1.0, (step + 1) / train["warmup"])
+    if cooldown and max_steps is not None:
+        rate *= min(1.0, (max_steps - step) / cooldown)
+    return rate
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with train/valid.tsv and vocab.txt")
@@ -70,6 +80,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=300)
+    p.add_argument("--cooldown", type=int, default=0,
+                   help="anneal the lr linearly to 0 over the last N steps before --max-steps (warmup-stable-decay)")
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--hidden", type=int, default=224)
     p.add_argument("--blocks", type=int, default=4)
@@ -80,6 +92,8 @@ def main() -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (a GPU sitting continues a CPU one)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
+    if args.cooldown and args.max_steps is None:
+        p.error("--cooldown needs --max-steps (the step the learning rate reaches 0)")
     torch.set_num_threads(args.threads)
     saved = load_state(args.state)
     device = resolve_device(args.device)
@@ -145,7 +159,7 @@ def main() -> None:
         batch = train[perm[position:position + batch_size]].long().to(device)
         position += batch_size
         for group in opt.param_groups:
-            group["lr"] = config["train"]["lr"] * min(1.0, (step + 1) / config["train"]["warmup"])
+            group["lr"] = learning_rate(config["train"], step, args.max_steps, args.cooldown)
         t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4).to(device)  # antithetic
         with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
             loss = model.nelbo(batch, t).mean() / config["length"]
@@ -157,7 +171,8 @@ def main() -> None:
         ema_update(ema, net, decay, step)
         running += loss.item()
         if step % 50 == 0:
-            record = {"step": step, "epoch": epoch, "loss": running / 50, "minutes": (time.time() - start) / 60}
+            record = {"step": step, "epoch": epoch, "loss": running / 50, "lr": opt.param_groups[0]["lr"],
+                      "minutes": (time.time() - start) / 60}
             log.write(json.dumps(record) + "\n")
             log.flush()
             print(record, flush=True)

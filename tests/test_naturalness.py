@@ -13,7 +13,7 @@ from svdd_cli.naturalness import sequence as nat
 from svdd_cli.naturalness.motifs import MotifScanner
 from svdd_cli.naturalness.reference import compare, subset_table
 from svdd_cli.naturalness.rna import rna_figures
-from svdd_cli.naturalness.warnings import applies, warnings
+from svdd_cli.naturalness.warnings import applies, outside, warnings
 from svdd_cli.rewards.kmer_oracle import KmerOracle
 from tests.test_cli import TINY, svdd
 
@@ -78,6 +78,12 @@ def test_warning_lines():
     above = {"low_complexity_frac": 0.0, "real_range": {"low_complexity_frac": [None, 0.06]}}  # fewer repeats: fine
     assert warnings([{"reward": 0.5}], {"reward": entry}, above, 0.5, 0.0) == []
     assert applies(entry, None) and applies(entry, {"checkpoint": "/x/oracle"}) and not applies(entry, {})
+
+
+def test_a_value_just_outside_its_range_never_prints_as_the_bound():
+    natural = {"weight_mean": 295.04, "real_range": {"weight_mean": [295.4, 314.0]}}
+    assert outside(natural) == ["weight_mean 295 (real 295.4..314)"]
+    assert outside({"x": 0.12345, "real_range": {"x": [None, 0.1234]}}) == ["x 0.12345 (real <= 0.1234)"]
 
 
 def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):

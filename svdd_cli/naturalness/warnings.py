@@ -33,12 +33,23 @@ def median(rows: list[dict[str, Any]], column: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def shown(value: float, *bounds: float | None) -> list[str]:
+    """`value` and `bounds` to 3 significant digits, or more where 3 would print the value equal to a bound it
+    lies outside of (295.4 vs a bound of 295.1 reads "295.4 (real 295.1..)", not "295 (real 295..)")."""
+    for digits in range(3, 10):
+        text = [f"{value:.{digits}g}"] + [f"{b:.{digits}g}" if b is not None else "" for b in bounds]
+        if text[0] not in text[1:]:
+            break
+    return text
+
+
 def extrapolating(column: str, entry: dict[str, Any], m: float) -> str | None:
     p99 = entry["quantiles"]["p99"]
     if m <= p99:
         return None
-    return (f"{column} ({entry['checkpoint']}) is extrapolating: the designs' median {m:.3g} is beyond the "
-            f"99th percentile of {entry['data']} ({p99:.3g})")
+    m_text, p99_text = shown(m, p99)
+    return (f"{column} ({entry['checkpoint']}) is extrapolating: the designs' median {m_text} is beyond the "
+            f"99th percentile of {entry['data']} ({p99_text})")
 
 
 def outside(naturalness: dict[str, Any]) -> list[str]:
@@ -49,8 +60,9 @@ def outside(naturalness: dict[str, Any]) -> list[str]:
         value = naturalness.get(name)
         if value is None or (lo is None or value >= lo) and (hi is None or value <= hi):
             continue
-        bound = f">= {lo:.3g}" if hi is None else f"<= {hi:.3g}" if lo is None else f"{lo:.3g}..{hi:.3g}"
-        out.append(f"{name} {value:.3g} (real {bound})")
+        value_text, lo_text, hi_text = shown(value, lo, hi)
+        bound = f">= {lo_text}" if hi is None else f"<= {hi_text}" if lo is None else f"{lo_text}..{hi_text}"
+        out.append(f"{name} {value_text} (real {bound})")
     return out
 
 
@@ -68,7 +80,8 @@ def warnings(rows: list[dict[str, Any]], oracles: dict[str, dict[str, Any]], nat
         lines += [line] if line else []
         q = entry["quantiles"]
         if column != "reward" and not q["p1"] <= m <= q["p99"]:
-            left.append(f"{column} median {m:.3g} (real p1..p99 {q['p1']:.3g}..{q['p99']:.3g})")
+            m_text, p1_text, p99_text = shown(m, q["p1"], q["p99"])
+            left.append(f"{column} median {m_text} (real p1..p99 {p1_text}..{p99_text})")
     baseline = reference_median
     if baseline is None and "reward" in oracles:
         baseline = oracles["reward"]["quantiles"]["p50"]
