@@ -83,7 +83,7 @@ def test_warning_lines():
 def test_a_value_just_outside_its_range_never_prints_as_the_bound():
     natural = {"weight_mean": 295.04, "real_range": {"weight_mean": [295.4, 314.0]}}
     assert outside(natural) == ["weight_mean 295 (real 295.4..314)"]
-    assert outside({"x": 0.12345, "real_range": {"x": [None, 0.1234]}}) == ["x 0.12345 (real <= 0.1234)"]
+    assert outside({"x": 0.12345, "real_range": {"x": [None, 0.1234]}}) == ["x 0.1235 (real <= 0.1234)"]
 
 
 def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
