@@ -26,14 +26,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from svdd_cli.naturalness.headline import HEADLINE
+
 SAMPLERS = "ancestral,best_of_n,svdd,svdd_r,refine,tree,particle_gibbs,beam,smc,fk,nested_is"
-NATURALNESS = {  # domain -> the two naturalness figures of its table (summary.json naturalness key, column title)
-    "dna": [("kmer3_r_hepg2", "3-mer r"), ("gc_percentile", "GC pct")],
-    "rna": [("kmer3_distance", "3-mer dist"), ("mfe_percentile", "MFE pct")],
-    "molecule": [("filters", "filters"), ("ring7_fraction", "ring>=7")],
-    "protein": [("composition_distance_to_heldout", "composition dist"), ("mean_pairwise_identity", "identity")],
-    "image": [("frechet_distance", "FD"), ("classifier_confidence_mean", "confidence")],
-}
 
 
 def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overrides: list[str], out: Path) -> None:
@@ -89,7 +84,7 @@ def points(out: Path) -> list[dict[str, Any]]:
                       "heldout": s["evaluation_reward"]["median"],
                       "loglik": s["naturalness"]["log_likelihood"]["median"],
                       "distinct": len(set(samples)) / max(len(samples), 1),
-                      "natural": [s["naturalness"].get(k) for k, _ in NATURALNESS.get(s["choices"]["domain"], [])],
+                      "natural": [s["naturalness"].get(k) for k, _, _ in HEADLINE.get(s["choices"]["domain"], ())],
                       "nfe": s["nfe_per_sample"], "wall": s["wall_s"], "domain": s["choices"]["domain"],
                       "reward": s["choices"]["reward"], "n": s["num_samples"]})
     return found
@@ -110,9 +105,9 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
     for p in found:
         groups[(p["sampler"], p["budget"])].append(p)
     base = mean([p["median"] for p in found if p["sampler"] == "ancestral"])
-    figures = NATURALNESS.get(found[0]["domain"], []) if found else []
+    figures = HEADLINE.get(found[0]["domain"], ()) if found else ()
     lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | "
-             + "".join(f"{title} | " for _, title in figures)
+             + "".join(f"{f.column} | " for f in figures)
              + "NFE / sample | wall s | seeds | (r - anc) / (bon - anc) |",
              "|" + "---|" * (11 + len(figures))]
     for (sampler, budget), ps in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1] or 0)):

@@ -35,6 +35,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.utils import instantiate  # noqa: E402
 
 from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
+from svdd_cli.naturalness.headline import HEADLINE  # noqa: E402
 
 COMMON = ["reference_samples=0", "likelihood_draws=1", "seed=0"]
 SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
@@ -65,25 +66,24 @@ class Task:
     points: tuple[str, ...] | None = None  # point labels; None = every point
 
 
+def axes(domain: str) -> list[tuple[str, str]]:
+    """The domain's two headline naturalness figures as (summary key, axis title)."""
+    return [(f.key, f.axis) for f in HEADLINE[domain]]
+
+
 TASKS = {
-    "dna": Task("enhancer", [("kmer3_r_hepg2", "3-mer Pearson r to real HepG2 test sites"),
-                             ("gc_percentile", "median GC: percentile among real HepG2 sites")]),
-    "rna": Task("mfe_surrogate", [("kmer3_distance", "3-mer distance to real test UTRs (lower = more natural)"),
-                                  ("mfe_percentile", "median MFE: percentile among real UTR windows")]),
-    "protein": Task("gravy", [("composition_distance_to_heldout", "amino-acid composition distance to held-out "
-                               "proteins (lower = more natural)"),
-                              ("mean_pairwise_identity", "mean pairwise identity (lower = more diverse)")], None,
+    "dna": Task("enhancer", axes("dna")),
+    "rna": Task("mfe_surrogate", axes("rna")),
+    "protein": Task("gravy", axes("protein"), None,
                     # medians over 200 seeded sets of 32 of the 890 real held-out windows (data/protein/test.tsv)
                     {"composition_distance_to_heldout": 0.039, "mean_pairwise_identity": 0.059}),
-    "molecule": Task("qed", [("filters", "MOSES filter pass rate (real test: 1.00)"),
-                             ("ring7_fraction", "fraction with a ring of >= 7 atoms (real test: 0.022)")], None,
+    "molecule": Task("qed", axes("molecule"), None,
                      {"filters": 1.0, "ring7_fraction": 0.022},  # 2,000 real MOSES test molecules (molecule card)
                      ["num_samples=32", "batch_size=32"],  # the model's own 64 steps
                      ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
                       "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8", "smc alpha=0.1", "smc alpha=1")),
-    "image": Task("classifier", [("frechet_distance", "Frechet distance to the test set (lower = more natural)"),
-                                 ("classifier_confidence_mean", "mean classifier confidence (real test: ~0.9)")],
-                  None, {}, ["model.num_steps=50", "num_samples=256", "batch_size=64"],  # FD needs >= 256 samples
+    "image": Task("classifier", axes("image"), None, {},
+                  ["model.num_steps=50", "num_samples=256", "batch_size=64"],  # FD needs >= 256 samples
                   ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
                    "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8")),
 }
@@ -176,6 +176,9 @@ def main() -> None:
                        "reward": median([r["reward"] for r in rows]),
                        **({held_out: median([r[held_out] for r in rows])} if held_out else {}),
                        **{k: natural[k] for k, _ in figures}})
+    if not points:
+        sys.exit(f"tradeoff.py: no finished run under {runs}; run `python scripts/tradeoff.py {args.domain}` "
+                 "(without --plot-only) first")
     real = {k: natural["real"].get(k, task.real.get(k)) for k, _ in figures}
     for column in ("reward", held_out):
         entry = natural["oracles"].get(column) if column else None
