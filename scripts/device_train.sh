@@ -3,6 +3,7 @@
 #
 #   bash scripts/device_train.sh prepare      # here: wheels + token files into .device/ (git-ignored)
 #   run(command="bash scripts/device_train.sh run 7", carry=[".device"], timeout_s=560)   # there: 7 minutes
+#     (BATCH=512 by default there: sequences per step; the CPU sittings used 128)
 #   bash scripts/device_train.sh restore <files_at>   # here: the returned state into training/molecule_mdlm
 #
 # The GPU machine has torch but not hydra-core / omegaconf (svdd_cli imports them): `prepare` downloads their
@@ -36,7 +37,7 @@ run)
   export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   python3 scripts/train_mdlm.py --data .device/data/molecule --state "$STATE" --device "$DEVICE" --minutes "$minutes" \
-    --save-minutes 2 --eval-every 5000 --threads 8 2>&1 | tail -n 40 | tee "$OUT/train.log"
+    --save-minutes 2 --eval-every 5000 --threads 8 --batch-size "${BATCH:-512}" 2>&1 | tail -n 40 | tee "$OUT/train.log"
   cp "$STATE"/state.json "$STATE"/state-*.safetensors "$STATE"/log.jsonl "$OUT"/
   ls -la "$OUT"
   ;;

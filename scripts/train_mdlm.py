@@ -77,7 +77,8 @@ def main() -> None:
     p.add_argument("--save-minutes", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--valid-size", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int,
+                   help="sequences per step (default 128; on resume the saved one, unless given: a GPU takes more)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--cooldown", type=int, default=0,
@@ -101,7 +102,7 @@ def main() -> None:
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,
                      "n_blocks": args.blocks, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
-        "train": {"data": str(args.data), "batch_size": args.batch_size, "lr": args.lr, "warmup": args.warmup,
+        "train": {"data": str(args.data), "batch_size": args.batch_size or 128, "lr": args.lr, "warmup": args.warmup,
                   "ema": args.ema, "seed": args.seed}}
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
     net = DIT(len(config["vocab"]) + 1, **backbone)
@@ -136,6 +137,9 @@ def main() -> None:
     config["train"]["data"] = str(args.data)
     model = MaskedDiffusion(net, config["vocab"], config["length"], eps=config["eps"], device=device)
     eval_model = MaskedDiffusion(ema, config["vocab"], config["length"], eps=config["eps"], device=device)
+    if args.batch_size and args.batch_size != config["train"]["batch_size"]:
+        print(f"batch size {config['train']['batch_size']} -> {args.batch_size}")
+        config["train"]["batch_size"] = args.batch_size
     batch_size, decay = config["train"]["batch_size"], config["train"]["ema"]
     n_params = sum(q.numel() for q in net.parameters())
     print(f"{n_params / 1e6:.2f}M parameters, {len(train)} training sequences, resuming at step {step}", flush=True)

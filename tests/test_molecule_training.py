@@ -3,6 +3,7 @@ and exports a checkpoint folder that the molecule model config loads and samples
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -37,6 +38,18 @@ def train(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300, cwd=ROOT)
 
 
+def test_learning_rate_warms_up_holds_and_cools_down_to_zero():
+    spec = importlib.util.spec_from_file_location("train_mdlm", ROOT / "scripts" / "train_mdlm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rate = lambda step, max_steps=None, cooldown=0: module.learning_rate(  # noqa: E731
+        {"lr": 1e-3, "warmup": 10}, step, max_steps, cooldown)
+    assert rate(4) == 5e-4 and rate(500) == 1e-3 and rate(500, 1000) == 1e-3  # warm-up, then constant
+    assert [rate(s, 1000, 400) for s in (500, 600, 800, 999)] == [1e-3, 1e-3, 5e-4, 2.5e-6]
+    no_max = train("--data", "x", "--state", "y", "--cooldown", "5")
+    assert no_max.returncode == 2 and "--cooldown needs --max-steps" in no_max.stderr
+
+
 def test_train_resume_export_sample(tmp_path):
     write_data(tmp_path / "data")
     common = ["--data", str(tmp_path / "data"), "--state", str(tmp_path / "state"), *TINY]
@@ -48,6 +61,10 @@ def test_train_resume_export_sample(tmp_path):
     assert second.returncode == 0 and "resuming at step 4" in second.stdout, second.stderr
     log = [json.loads(line) for line in (tmp_path / "state" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "valid_nelbo_ema" in r] == [3, 6]
+    bigger = train(*common, "--batch-size", "6", "--max-steps", "8", "--cooldown", "2")  # a GPU sitting's override
+    assert bigger.returncode == 0 and "batch size 4 -> 6" in bigger.stdout, bigger.stderr
+    state = load_state(tmp_path / "state")
+    assert state["step"] == 8 and state["config"]["train"]["batch_size"] == 6
     exported = train(*common, "--export", str(tmp_path / "ckpt"))
     assert exported.returncode == 0, exported.stderr
     model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu", detokenize=selfies_to_smiles)
