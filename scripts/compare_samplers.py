@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from svdd_cli.naturalness.headline import HEADLINE
+
 COLUMNS = ("sampler", "reward median", "reward top-10%", "held-out median", "held-out top-10%",
            "log-lik median", "NFE / sample", "wall s")
 
@@ -24,16 +26,39 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def table(summaries: list[dict]) -> str:
-    """One row per run; the domain's scalar naturalness figures (GC content, validity, ...) as extra columns."""
-    extra = [k for k, v in summaries[0]["naturalness"].items() if isinstance(v, (int, float))]
-    lines = ["| " + " | ".join([*COLUMNS, *extra]) + " |", "|" + "---|" * (len(COLUMNS) + len(extra))]
+def naturalness_columns(summary: dict, wanted: str) -> list[str]:
+    """The naturalness keys to tabulate: 'headline' = the domain's two headline figures (+ diversity where the
+    domain has it), 'all' = every scalar figure, else a comma-separated list of keys."""
+    scalars = [k for k, v in summary["naturalness"].items() if isinstance(v, (int, float))]
+    if wanted == "all":
+        return scalars
+    if wanted == "headline":
+        keys = [f.key for f in HEADLINE.get(summary["choices"]["domain"], ())] + ["hamming_diversity"]
+        return [k for k in keys if k in summary["naturalness"]]
+    return wanted.split(",")
+
+
+def beyond_p99(summary: dict) -> str:
+    """The oracle columns whose median is beyond the oracle's real 99th percentile (extrapolating), or '-'."""
+    medians = {"reward": summary["reward"], "evaluation_reward": summary["evaluation_reward"],
+               **summary.get("evaluations", {})}
+    names = [column for column, q in summary.get("real_quantiles", {}).items()
+             if (medians.get(column) or {}).get("median") is not None and medians[column]["median"] > q["p99"]]
+    return ", ".join(names) or "-"
+
+
+def table(summaries: list[dict], wanted: str = "headline") -> str:
+    """One row per run; the chosen naturalness figures (3-mer r, GC percentile, FCD, ...) as extra columns, and
+    which oracles extrapolate (median beyond their real p99)."""
+    extra = naturalness_columns(summaries[0], wanted)
+    lines = ["| " + " | ".join([*COLUMNS, *extra, "beyond real p99"]) + " |",
+             "|" + "---|" * (len(COLUMNS) + len(extra) + 1)]
     for s in summaries:
         r, e, ll = s["reward"], s["evaluation_reward"], s["naturalness"]["log_likelihood"]
         lines.append("| " + " | ".join([
             s["choices"]["sampler"], fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(e["top10"]),
             fmt(ll["median"], 1), f"{s['nfe_per_sample']:.0f}", f"{s['wall_s']:.0f}",
-            *(fmt(s["naturalness"].get(k)) for k in extra)]) + " |")
+            *(fmt(s["naturalness"].get(k)) for k in extra), beyond_p99(s)]) + " |")
     return "\n".join(lines)
 
 
@@ -42,6 +67,8 @@ def main() -> None:
     p.add_argument("--samplers", default="ancestral,best_of_n,svdd")
     p.add_argument("--out", type=Path, default=Path("multirun") / f"compare-{time.strftime('%Y-%m-%d_%H-%M-%S')}")
     p.add_argument("--table-only", action="store_true", help="only rewrite results.md from the runs in --out")
+    p.add_argument("--naturalness", default="headline",
+                   help="naturalness columns: headline (the domain's two + diversity), all, or key,key,...")
     args, overrides = p.parse_known_args()
     command = [sys.executable, "-m", "svdd_cli.cli", "run", "-m", f"sampler={args.samplers}",
                f"hydra.sweep.dir={args.out}", *overrides]
@@ -54,7 +81,7 @@ def main() -> None:
     s0 = summaries[0]
     header = (f"{s0['choices']['domain']} / {s0['choices']['reward']}, {s0['num_samples']} samples, seed {s0['seed']}, "
               f"device {s0['device']}; overrides: {' '.join(overrides) or 'none'}")
-    text = header + "\n\n" + table(summaries) + "\n"
+    text = header + "\n\n" + table(summaries, args.naturalness) + "\n"
     (args.out / "results.md").write_text(text)
     print(text)
 
