@@ -14,6 +14,8 @@ from svdd_cli.core import Counters, Domain
 from svdd_cli.naturalness.warnings import applies, warnings
 from svdd_cli.outputs import describe
 
+UNSTEERED = "svdd_cli.samplers.ancestral.Ancestral"  # the pre-trained model's own samples
+
 
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
@@ -44,7 +46,8 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
         "naturalness": naturalness,
         "real_quantiles": {c: {"checkpoint": e["checkpoint"], "data": e["data"], **e["quantiles"]}
                            for c, e in oracles.items()},
-        "warnings": warnings(rows, oracles, naturalness, reward["median"], describe(reference)["median"]),
+        "warnings": warnings(rows, oracles, naturalness, reward["median"], describe(reference)["median"],
+                             steered=(settings.get("sampler") or {}).get("_target_") != UNSTEERED),
         "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
         "reward_calls": counters.reward_calls, "invalid_rewards": counters.invalid_rewards,
         "oracle": oracle,

@@ -75,6 +75,9 @@ def test_warning_lines():
     assert len(lines) == 3 and "reward (oracle) is extrapolating" in lines[0]
     assert "gc_median 0.3 (real 0.35..0.6)" in lines[2] and "evaluation_reward median 3" in lines[2]
     assert warnings([{"reward": 0.5}], {"reward": entry}, {"real_range": {}}, 0.5, 0.0) == []
+    unsteered = warnings(rows, {}, natural, 5.0, 0.0, steered=False)  # ancestral: no reward was bought
+    assert unsteered == ["the pre-trained model's own samples leave the real data's range: "
+                         "gc_median 0.3 (real 0.35..0.6)"]
     above = {"low_complexity_frac": 0.0, "real_range": {"low_complexity_frac": [None, 0.06]}}  # fewer repeats: fine
     assert warnings([{"reward": 0.5}], {"reward": entry}, above, 0.5, 0.0) == []
     assert applies(entry, None) and applies(entry, {"checkpoint": "/x/oracle"}) and not applies(entry, {})
@@ -108,6 +111,15 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     table = (tmp_path / "report" / "report.md").read_text()
     assert "3-mer r HepG2 (real)" in table and "kmer median" in table and "GC median (real p5..p95)" in table
     assert table.count("(0.355..0.615)") == 2  # both runs show their GC against real HepG2 sites' p5..p95
+
+
+def test_an_ancestral_run_says_the_prior_itself_leaves_the_real_range(tmp_path):
+    # the shipped RNA prior's own samples (seed 0, 64) sit below real UTRs' Kozak -3 purine rate: no reward was bought
+    result = svdd("run", "domain=rna", "reward=mfe", "sampler=ancestral", "num_samples=64", "reference_samples=8",
+                  f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    lines = json.loads((tmp_path / "summary.json").read_text())["warnings"]
+    assert len(lines) == 1 and lines[0].startswith("the pre-trained model's own samples leave") and "kozak" in lines[0]
 
 
 def test_dna_naturalness_shares_the_kmer_oracles_scanner_and_its_scans(monkeypatch):

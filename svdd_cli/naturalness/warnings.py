@@ -67,10 +67,11 @@ def outside(naturalness: dict[str, Any]) -> list[str]:
 
 
 def warnings(rows: list[dict[str, Any]], oracles: dict[str, dict[str, Any]], naturalness: dict[str, Any],
-             reward_median: float | None, reference_median: float | None) -> list[str]:
+             reward_median: float | None, reference_median: float | None, steered: bool = True) -> list[str]:
     """The extrapolation lines, and one line when the reward rose over the pre-trained model's (or over the
     guidance oracle's real median without a reference) while an evaluation or a naturalness figure left the
-    real range."""
+    real range. Unsteered (ancestral) samples rise only by chance: for them the line says that the pre-trained
+    model itself leaves the real range."""
     lines, left = [], outside(naturalness)
     for column, entry in oracles.items():
         m = median(rows, column)
@@ -85,7 +86,9 @@ def warnings(rows: list[dict[str, Any]], oracles: dict[str, dict[str, Any]], nat
     baseline = reference_median
     if baseline is None and "reward" in oracles:
         baseline = oracles["reward"]["quantiles"]["p50"]
-    if left and reward_median is not None and baseline is not None and reward_median > baseline:
+    if left and not steered:
+        lines.append(f"the pre-trained model's own samples leave the real data's range: {', '.join(left)}")
+    elif left and reward_median is not None and baseline is not None and reward_median > baseline:
         lines.append(f"reward rose (median {reward_median:.3g} vs {baseline:.3g} "
                      f"{'pre-trained' if reference_median is not None else 'real'}) while leaving the real data's "
                      f"range: {', '.join(left)}")
