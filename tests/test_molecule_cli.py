@@ -31,11 +31,11 @@ def test_qed_run_writes_smiles_sdf_grid_and_naturalness(tmp_path):
 
 
 def test_composite_run_sums_its_terms(tmp_path):
-    result = svdd("run", *TINY, "reward=composite", "reward.terms.qed=1.0",
-                  "reward.terms.sa=0.5", f"hydra.run.dir={tmp_path}")
+    result = svdd("run", *TINY, "reward=composite", "reward.terms.qed=1.0", "reward.terms.sa=0.5",
+                  "+reward.terms.moses_filters=0.3", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert {"qed.cache_hit_rate", "sa.failures"} <= set(summary["oracle"])
+    assert {"qed.cache_hit_rate", "sa.failures", "moses_filters.scored"} <= set(summary["oracle"])
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from rdkit.Chem import QED, Crippen, RDConfig
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.composite import Composite
 from svdd_cli.rewards.logp import Logp
+from svdd_cli.rewards.moses_filters import MosesFilters
 from svdd_cli.rewards.qed import Qed
 from svdd_cli.rewards.sa import Sa
 
@@ -64,6 +66,19 @@ def test_composite_is_the_weighted_sum_of_its_terms():
     expected = Qed(workers=1)(KNOWN) + 0.5 * Sa(workers=1)(KNOWN)
     assert torch.allclose(reward(KNOWN), expected, atol=1e-6)
     assert reward.stats()["qed.scored"] == len(KNOWN)
+
+
+FILTERS = Path(__file__).resolve().parent.parent / "checkpoints" / "molecule_moses" / "moses_filters.smarts"
+
+
+def test_moses_filters_reward_is_one_for_real_like_molecules_only():
+    reward = MosesFilters(FILTERS, penalty=-1.0, workers=1)
+    # aspirin and caffeine pass; a 9-ring fails the filters, a 7-ring passes them but is not real-like; charges fail
+    smiles = [*KNOWN[:3], "C1CCCCCC1", "C[N+](C)(C)C", *BAD]
+    assert reward(smiles).tolist() == [1.0, 1.0, 0.0, 0.0, 0.0, -1.0, -1.0, -1.0]
+    assert reward.stats()["failures"] == 1  # cached by canonical SMILES: the unparsable ones share one key
+    with pytest.raises(UserError, match="reward.filters: .*nowhere.smarts not found"):
+        MosesFilters("nowhere.smarts")
 
 
 def test_composite_works_in_other_domains_and_rejects_unknown_or_mixed_terms():
