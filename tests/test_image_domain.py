@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from svdd_cli.domains.fashion import CLASSES, feature_stats, frechet_distance
 from svdd_cli.domains.image import ImageDomain, from_pil, to_pil
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.warnings import outside
 from tests.tiny_image_models import save_tiny_classifier, single_thread
 
 
@@ -59,6 +62,18 @@ def test_grid_and_metrics(domain, classifier, tmp_path):
     fresh = ImageDomain(classifier=classifier, device="cpu")
     fresh.write_native(tmp_path, rows)  # a resumed run: features come back from the PNGs
     assert fresh.metrics(rows)["frechet_distance"] == pytest.approx(metrics["frechet_distance"], rel=1e-3)
+
+
+def test_frechet_distance_has_a_real_range_so_the_warnings_line_fires(classifier, tmp_path):
+    real = tmp_path / "reference_stats.json"
+    real.write_text(json.dumps({"subsets": {"n": [256, 512], "figures": {"frechet_distance": {
+        "p5": [0.0, 0.0], "p50": [1e-7, 1e-8], "p95": [1e-6, 1e-7]}}}}))  # the tiny classifier's FDs are ~1e-5
+    domain = ImageDomain(classifier=classifier, device="cpu", reference=real)
+    ids = [f"s{i}" for i in range(256)]
+    cols = domain.columns(ids, [torch.rand(1, 28, 28) for _ in ids], tmp_path)
+    metrics = domain.metrics([{"id": i, **{c: v[k] for c, v in cols.items()}} for k, i in enumerate(ids)])
+    assert metrics["real"]["frechet_distance"] == 0.0 and metrics["real_range"]["frechet_distance"] == [None, 0.0]
+    assert outside(metrics)[0].startswith("frechet_distance") and outside(metrics)[0].endswith("(real <= 0)")
 
 
 def test_frechet_distance_matches_the_closed_form():

@@ -19,7 +19,7 @@ from svdd_cli.checkpoint import resolve_device
 from svdd_cli.core import DiffusionModel, GradientModel
 from svdd_cli.domains.fashion import classifier_input, feature_stats, frechet_distance, load_classifier
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.reference import FRECHET_SIZES, at_size, load_reference
+from svdd_cli.naturalness.reference import FRECHET_SIZES, load_reference, real_fields
 from svdd_cli.naturalness.warnings import load_quantiles
 
 FASHION_SHAPE = (1, 28, 28)
@@ -110,7 +110,8 @@ class ImageDomain:
 
     def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """Mean classifier confidence and, from 256 samples on, the Frechet distance of the samples' features to
-        the test set's, with real training images' FD at the same n under "real" (null and a note below 256)."""
+        the test set's, with real training images' FD at the same n under "real" and their p95 as the upper end
+        of "real_range" (so the warnings line fires); null and a note below 256."""
         scored = [r for r in rows if r.get("confidence") is not None]
         declared = {"oracles": self.oracles} if self.oracles and rows else {}
         if not scored or self.net is None:
@@ -122,9 +123,10 @@ class ImageDomain:
             return {**out, "frechet_distance": None,
                     "frechet_note": f"needs >= {FRECHET_SIZES[0]} samples, the run has {len(feats)}"}
         mu, cov = feature_stats(torch.stack(feats))
-        real = at_size(self.real, "frechet_distance", len(feats)) if self.real else None
-        return {**out, "frechet_distance": frechet_distance(mu, cov, *self.reference), "frechet_samples": len(feats),
-                "real": {"frechet_distance": round(real[1], 3)} if real else {}}
+        fd = frechet_distance(mu, cov, *self.reference)
+        real = real_fields({"frechet_distance": fd}, self.real, len(feats), {"frechet_distance": "high"}) \
+            if self.real else {"real": {}}
+        return {**out, "frechet_distance": fd, "frechet_samples": len(feats), **real}
 
     def _row_features(self, row: dict[str, Any]) -> Tensor | None:
         """Classifier features of a row: cached from columns(), else from its PNG (a resumed run)."""
