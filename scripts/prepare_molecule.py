@@ -11,6 +11,11 @@ smiles = the MOSES SMILES), data/molecule/vocab.txt (one token per line, `[nop]`
 the model's training-set fingerprint checkpoints/molecule_mdlm/train_hashes.npy (for novelty).
 
     python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0]
+
+More data for a prepared model: `--extend data/molecule --out data/molecule_full --hashes
+data/molecule_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length, and trains on
+every other MOSES training molecule whose SELFIES fits them (about 1.57M; the few with a new token or more
+tokens are dropped and counted).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import csv
 import gzip
 import io
 import random
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -59,6 +65,39 @@ def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: 
             writer.writerow([" ".join(row + [PAD] * (length - len(row))), smi])
 
 
+def read_split(path: Path) -> tuple[list[list[str]], list[str]]:
+    """(token rows without padding, SMILES) of a prepared split."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [[t for t in r["sequence"].split() if t != PAD] for r in rows], [r["smiles"] for r in rows]
+
+
+def extend(prepared: Path, out: Path, hashes: Path) -> None:
+    """Every MOSES training molecule outside `prepared`'s valid split that fits its vocabulary and length, as out's
+    train split; valid, test and vocab.txt copied from `prepared`."""
+    vocab = (prepared / "vocab.txt").read_text().split()
+    valid_tokens, valid_smiles = read_split(prepared / "valid.tsv")
+    length = len(next(csv.DictReader(open(prepared / "valid.tsv"), delimiter="\t"))["sequence"].split())
+    held_out = set(valid_smiles)
+    known, kept_tokens, kept_smiles, dropped = set(vocab), [], [], 0
+    for smi in read_moses(moses_wheel(prepared), "train"):
+        if smi in held_out:
+            continue
+        row = list(sf.split_selfies(sf.encoder(smi)))
+        if len(row) > length or not known.issuperset(row):
+            dropped += 1
+            continue
+        kept_tokens.append(row)
+        kept_smiles.append(smi)
+    write_split(out / "train.tsv", kept_tokens, kept_smiles, length)
+    write_split(out / "valid.tsv", valid_tokens, valid_smiles, length)
+    for name in ("test.tsv", "vocab.txt"):
+        shutil.copyfile(prepared / name, out / name)
+    save_smiles_hashes(hashes, [canonical_smiles(s) for s in kept_smiles])
+    print(f"train={len(kept_tokens)} ({dropped} dropped: a token outside the {len(vocab)} or over {length} tokens), "
+          f"valid/test/vocab of {prepared} in {out}; training-set hashes in {hashes}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("data/molecule"))
@@ -67,8 +106,12 @@ def main() -> None:
     p.add_argument("--valid", type=int, default=10_000)
     p.add_argument("--test", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--extend", type=Path, help="a prepared folder: keep its valid/test/vocab/length, add all else")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.extend:
+        extend(args.extend, args.out, args.hashes)
+        return
     wheel = moses_wheel(args.out)
     rng = random.Random(args.seed)
     moses_train = rng.sample(read_moses(wheel, "train"), args.train + args.valid)

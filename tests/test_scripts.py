@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +40,29 @@ def test_compare_samplers_table_shows_headline_naturalness_and_extrapolating_ora
     assert header.split(" | ")[-4:] == ["kmer3_r_hepg2", "gc_percentile", "hamming_diversity", "beyond real p99 |"]
     assert row.endswith("| 0.943 | 63.400 | 0.750 | reward |")
     assert "gc_mean" in compare.table([summary], "all") and "gc_mean" not in compare.table([summary])
+
+
+def fake_moses_wheel(folder: Path, train: list[str]) -> None:
+    """A molsets wheel holding only MOSES's train split (what prepare_molecule.py reads)."""
+    text = "SMILES,SPLIT\n" + "".join(f"{s},train\n" for s in train)
+    with zipfile.ZipFile(folder / "molsets-0.3.1-py3-none-any.whl", "w") as zf:
+        zf.writestr("moses/dataset/data/train.csv.gz", gzip.compress(text.encode()))
+
+
+def test_prepare_molecule_extend_keeps_the_split_vocabulary_and_length(tmp_path):
+    prepared, out = tmp_path / "prepared", tmp_path / "full"
+    prepared.mkdir()
+    vocab = ["[C]", "[O]", "[nop]"]
+    (prepared / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    header = "sequence\tsmiles\n"
+    (prepared / "valid.tsv").write_text(header + "[C] [O] [nop] [nop]\tCO\n")
+    (prepared / "test.tsv").write_text(header + "[C] [C] [nop] [nop]\tCC\n")
+    fake_moses_wheel(prepared, ["CO", "CCO", "CCCO", "CCCCO", "CN"])  # valid, fits, fits, too long, new token
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "prepare_molecule.py"), "--extend", str(prepared),
+                           "--out", str(out), "--hashes", str(out / "hashes.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "train=2 (2 dropped" in done.stdout
+    rows = (out / "train.tsv").read_text().splitlines()
+    assert rows[1:] == ["[C] [C] [O] [nop]\tCCO", "[C] [C] [C] [O]\tCCCO"]
+    assert (out / "valid.tsv").read_text() == (prepared / "valid.tsv").read_text()
+    assert (out / "vocab.txt").read_text() == (prepared / "vocab.txt").read_text() and (out / "hashes.npy").is_file()
