@@ -37,10 +37,19 @@ def varying(runs: list[dict[str, Any]]) -> dict[str, set[str]]:
     return {name: {k for k, vs in keys.items() if len(vs) > 1} for name, keys in values.items()}
 
 
+def setting(value: Any) -> str:
+    """A sampler setting as a label shows it: a config-group node ({"_target_": "pkg.module.name", ...}) by the
+    name its target ends in (sampler/resampling=systematic -> "systematic", potential=max -> "RunningMax"),
+    anything else as it is."""
+    if isinstance(value, dict) and "_target_" in value:
+        return str(value["_target_"]).rsplit(".", 1)[-1]
+    return str(value)
+
+
 def label(summary: dict[str, Any], keys: set[str] = frozenset()) -> str:
     """domain/reward/sampler, the sampler settings in `keys` (those that vary in this report), and the seed."""
     c = summary["choices"]
-    changed = " ".join(f"{k}={summary['sampler'][k]}" for k in sorted(keys) if k in summary["sampler"])
+    changed = " ".join(f"{k}={setting(summary['sampler'][k])}" for k in sorted(keys) if k in summary["sampler"])
     return " ".join(filter(None, [f"{c.get('domain')}/{c.get('reward')}/{sampler_key(summary)}", changed,
                                   f"seed={summary['seed']}"]))
 

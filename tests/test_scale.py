@@ -92,3 +92,12 @@ def test_sweep_through_a_launcher(tiny_checkpoint, tmp_path, launcher):
                   *settings(tiny_checkpoint, "num_samples=2"), f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     assert len(list(tmp_path.glob("*/summary.json"))) == 2
+
+
+def test_report_labels_name_config_group_nodes_by_their_target():
+    from svdd_cli.report import label
+
+    node = {"_target_": "svdd_cli.samplers.resampling.systematic", "_partial_": True}
+    summary = {"choices": {"domain": "dna", "reward": "enhancer", "sampler": "smc"}, "seed": 0,
+               "sampler": {"resampling": node, "alpha": 0.1}}
+    assert label(summary, {"resampling", "alpha"}) == "dna/enhancer/smc alpha=0.1 resampling=systematic seed=0"
