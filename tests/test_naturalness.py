@@ -75,6 +75,9 @@ def test_warning_lines():
     assert len(lines) == 3 and "reward (oracle) is extrapolating" in lines[0]
     assert "gc_median 0.3 (real 0.35..0.6)" in lines[2] and "evaluation_reward median 3" in lines[2]
     assert warnings([{"reward": 0.5}], {"reward": entry}, {"real_range": {}}, 0.5, 0.0) == []
+    no_baseline = warnings(rows, {}, natural, 5.0, None)  # reference_samples=0 and a computed reward (QED)
+    assert no_baseline == ["the designs leave the real data's range (no pre-trained reference to compare the "
+                           "reward with: reference_samples=0): gc_median 0.3 (real 0.35..0.6)"]
     unsteered = warnings(rows, {}, natural, 5.0, 0.0, steered=False)  # ancestral: no reward was bought
     assert unsteered == ["the pre-trained model's own samples leave the real data's range: "
                          "gc_median 0.3 (real 0.35..0.6)"]

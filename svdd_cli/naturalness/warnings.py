@@ -71,7 +71,8 @@ def warnings(rows: list[dict[str, Any]], oracles: dict[str, dict[str, Any]], nat
     """The extrapolation lines, and one line when the reward rose over the pre-trained model's (or over the
     guidance oracle's real median without a reference) while an evaluation or a naturalness figure left the
     real range. Unsteered (ancestral) samples rise only by chance: for them the line says that the pre-trained
-    model itself leaves the real range."""
+    model itself leaves the real range; without any baseline (no reference draw, no oracle quantiles) it says
+    only that the designs leave it."""
     lines, left = [], outside(naturalness)
     for column, entry in oracles.items():
         m = median(rows, column)
@@ -92,4 +93,7 @@ def warnings(rows: list[dict[str, Any]], oracles: dict[str, dict[str, Any]], nat
         lines.append(f"reward rose (median {reward_median:.3g} vs {baseline:.3g} "
                      f"{'pre-trained' if reference_median is not None else 'real'}) while leaving the real data's "
                      f"range: {', '.join(left)}")
+    elif left and baseline is None:
+        lines.append(f"the designs leave the real data's range (no pre-trained reference to compare the reward "
+                     f"with: reference_samples=0): {', '.join(left)}")
     return lines
