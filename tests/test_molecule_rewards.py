@@ -87,3 +87,11 @@ def test_composite_works_in_other_domains_and_rejects_unknown_or_mixed_terms():
         Composite({"nope": 1.0})
     with pytest.raises(UserError, match="share no domain"):
         Composite({"qed": 1.0, "motifs": 1.0})
+
+
+def test_composite_terms_are_replaced_by_the_documented_override():
+    from svdd_cli.compose import compose_config
+
+    cfg = compose_config(["domain=molecule", "reward=composite", "~reward.terms",
+                          "+reward.terms={qed: 1.0, moses_filters: 0.3}"])
+    assert dict(cfg.reward.terms) == {"qed": 1.0, "moses_filters": 0.3}
