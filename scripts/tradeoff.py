@@ -46,7 +46,7 @@ SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 alpha=2", ["sampler.guide_from=0", "sampler.alpha=2.0"]),
         ("M=3", ["sampler.guide_from=0", "sampler.num_candidates=3"]),
         ("M=2", ["sampler.guide_from=0", "sampler.num_candidates=2"]),
-        ("M=10 from 0.5 (default)", []),
+        ("M=10 from 0.5 (default)", ["sampler.guide_from=0.5"]),  # molecules' default guides every step
         ("M=20 from 0.5", ["sampler.num_candidates=20"]),
         ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
         ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),

@@ -93,9 +93,11 @@ def load_reward(name: str, **settings: Any) -> Reward:
     return instantiate_part(node, "reward")
 
 
-def load_sampler(name: str, **settings: Any) -> Sampler:
-    """A sampler from configs/sampler/<name>.yaml with its shipped defaults; keywords override sampler.<key>."""
-    cfg = compose_config([f"sampler={name}"])
+def load_sampler(name: str, *, domain: str | None = None, **settings: Any) -> Sampler:
+    """A sampler from configs/sampler/<name>.yaml with its shipped defaults, and with `domain` the settings
+    configs/sampler_domain/<name>_<domain>.yaml gives it there (as `svdd run domain=...` does); keywords override
+    sampler.<key>."""
+    cfg = compose_config([f"sampler={name}", *([f"domain={domain}"] if domain else [])])
     return instantiate_part(_override(cfg.sampler, settings, "sampler"), "sampler")
 
 

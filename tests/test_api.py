@@ -56,6 +56,17 @@ def test_same_seed_same_samples_as_the_cli(tiny_checkpoint, tmp_path):
     assert result.samples == cli and result.nfe == json.loads((tmp_path / "summary.json").read_text())["nfe"]
 
 
+def test_a_sampler_takes_its_domain_settings_like_the_cli():
+    from svdd_cli.compose import compose_config
+
+    assert svdd_cli.load_sampler("svdd").guide_from == 0.5
+    assert svdd_cli.load_sampler("svdd", domain="molecule").guide_from == 0.0  # configs/sampler_domain/svdd_molecule
+    assert svdd_cli.load_sampler("svdd", domain="molecule", guide_from=0.5).guide_from == 0.5
+    assert compose_config(["domain=molecule"]).sampler.guide_from == 0.0
+    assert compose_config(["domain=molecule", "sampler.guide_from=0.5"]).sampler.guide_from == 0.5
+    assert compose_config(["domain=molecule", "sampler=smc"]).sampler.get("guide_from") is None
+
+
 def test_api_mistakes_are_user_errors(tiny_checkpoint):
     with pytest.raises(UserError, match="model has no setting 'steps'; its settings: path, num_steps"):
         svdd_cli.load_model("dna", steps=4)

@@ -9,7 +9,9 @@ from omegaconf import OmegaConf
 
 from tests.conftest import CONFIGS
 
-GROUPS = sorted(p.name for p in CONFIGS.iterdir() if p.is_dir() and p.name not in ("hydra", "experiment"))
+GROUPS = sorted(p.name for p in CONFIGS.iterdir()
+                if p.is_dir() and p.name not in ("hydra", "experiment", "sampler_domain"))
+SAMPLER_DOMAIN = sorted(p.stem for p in (CONFIGS / "sampler_domain").glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONFIGS / g).glob("*.yaml"))]
 NEEDS_USER_WEIGHTS = {("model", "stable_diffusion"), ("reward", "aesthetic"), ("model", "mdlm"),  # not shipped
@@ -26,6 +28,19 @@ def test_every_option_composes_and_instantiates(compose_config, group, option):
             instantiate(node)
         return
     assert instantiate(node) is not None
+
+
+@pytest.mark.parametrize("pair", SAMPLER_DOMAIN)
+def test_every_sampler_domain_file_sets_known_settings_of_a_sampler_in_a_domain(compose_config, pair):
+    """configs/sampler_domain/<sampler>_<domain>.yaml is picked by `svdd run domain=D sampler=S` (config.yaml's
+    defaults); each of its keys must be a setting of that sampler's YAML (a typo would add a new key)."""
+    sampler, domain = pair.rsplit("_", 1)
+    assert (CONFIGS / "sampler" / f"{sampler}.yaml").is_file() and (CONFIGS / "domain" / f"{domain}.yaml").is_file()
+    plain = compose_config([f"sampler={sampler}"]).sampler
+    special = compose_config([f"sampler={sampler}", f"domain={domain}", "device=cpu"]).sampler
+    changed = {k for k in special if special[k] != plain.get(k)}
+    assert changed and changed <= set(plain), f"{pair} sets {changed - set(plain)}, not settings of {sampler}"
+    assert instantiate(special) is not None
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
