@@ -65,19 +65,19 @@ def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: 
             writer.writerow([" ".join(row + [PAD] * (length - len(row))), smi])
 
 
-def read_split(path: Path) -> tuple[list[list[str]], list[str]]:
-    """(token rows without padding, SMILES) of a prepared split."""
+def read_split(path: Path) -> tuple[list[list[str]], list[str], int]:
+    """(token rows without padding, SMILES, the padded length) of a prepared split."""
     with open(path) as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    return [[t for t in r["sequence"].split() if t != PAD] for r in rows], [r["smiles"] for r in rows]
+    padded = [r["sequence"].split() for r in rows]
+    return [[t for t in row if t != PAD] for row in padded], [r["smiles"] for r in rows], len(padded[0])
 
 
 def extend(prepared: Path, out: Path, hashes: Path) -> None:
     """Every MOSES training molecule outside `prepared`'s valid split that fits its vocabulary and length, as out's
     train split; valid, test and vocab.txt copied from `prepared`."""
     vocab = (prepared / "vocab.txt").read_text().split()
-    valid_tokens, valid_smiles = read_split(prepared / "valid.tsv")
-    length = len(next(csv.DictReader(open(prepared / "valid.tsv"), delimiter="\t"))["sequence"].split())
+    valid_tokens, valid_smiles, length = read_split(prepared / "valid.tsv")
     held_out = set(valid_smiles)
     known, kept_tokens, kept_smiles, dropped = set(vocab), [], [], 0
     for smi in read_moses(moses_wheel(prepared), "train"):
