@@ -141,15 +141,16 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         check_fits(domain, model, reward)
     sampler = budgeted(sampler, config.nfe_per_sample, model)
     record = record if record is not None else {**asdict(config), "sampler": sampler_settings(sampler)}
-    writer = RunWriter(Path(out) if out is not None else None, config, domain,
-                       labels or default_labels(domain, reward, sampler), resume, record, device_name(model.device))
+    labels = labels or default_labels(domain, reward, sampler)
+    writer = RunWriter(Path(out) if out is not None else None, config, domain, labels, resume, record,
+                       device_name(model.device))
     with writer:
         if writer.finished:
             print(f"{writer.folder} is already finished; nothing to do")
             return writer.result()
         counted = counted_model(model, writer.counters, config.max_batch, config.precision)
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
-                               config.reward_timeout, min_values=GUIDANCE_VALUES)
+                               config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"))
         todo = [b for b in config.batches() if b not in writer.done]
         try:
             for k, b in enumerate(todo):
@@ -173,7 +174,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         except BaseException:
             writer.finish("failed", [], oracle_stats(reward))
             raise
-        reference = reference_rewards(model, reward, config) if config.shard == 0 else []
+        reference = reference_rewards(model, reward, config, labels.get("reward")) if config.shard == 0 else []
         writer.finish("finished", reference, oracle_stats(reward))
         return writer.result()
 
@@ -246,8 +247,8 @@ def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel,
         x = sampler.sample(counted, guide, n, generator, trace)
     samples = model.decode(x)
     ids = [f"s{first + i:06d}" for i in range(n)]
-    score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,
-                           config.reward_timeout)  # final scores: not sampling compute
+    score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,  # final scores:
+                           config.reward_timeout, name=writer.labels.get("reward"))  # not sampling compute
     columns = {"id": ids, **writer.columns(ids, samples),
                "reward": score(samples).tolist(),
                "evaluation_reward": evaluation(samples).tolist() if evaluation else [None] * n,
@@ -264,8 +265,9 @@ def timed(counters: Counters) -> Iterator[None]:
         counters.stop()
 
 
-def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings) -> list[float]:
-    """Rewards of `reference_samples` ancestral samples: the pre-trained model's distribution."""
+def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings, name: str | None = None) -> list[float]:
+    """Rewards of `reference_samples` ancestral samples: the pre-trained model's distribution (`name`: the
+    reward's name in messages)."""
     from svdd_cli.samplers.ancestral import Ancestral
 
     if config.reference_samples < 1:
@@ -273,5 +275,5 @@ def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings) -
     generator = torch.Generator(model.device).manual_seed(config.seed + 7_777_777)
     counted = counted_model(model, Counters(), config.max_batch, config.precision)
     x = Ancestral().sample(counted, reward, config.reference_samples, generator, lambda record: None)
-    score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout)
+    score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout, name=name)
     return score(model.decode(x)).tolist()

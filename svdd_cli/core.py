@@ -339,10 +339,10 @@ class CountedReward:
     reward's differentiable capability."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None, min_values: int = 1) -> None:
+                 timeout: float | None = None, min_values: int = 1, name: str | None = None) -> None:
         self.inner, self.counters, self.penalty = reward, counters, penalty
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
-        self.name = reward_name(reward)
+        self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
 
     def __call__(self, samples: list[Any]) -> Tensor:
@@ -401,19 +401,20 @@ class CountedReward:
 
 
 def reward_name(reward: Any) -> str:
-    """The config name of a reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py), or a plain
-    function's name."""
+    """The config name of a shipped reward (configs/reward/<module>.yaml <-> svdd_cli/rewards/<module>.py), a
+    plug-in reward's class name, or a plain function's name."""
     if isinstance(reward, (CountedReward, FunctionReward)):
         return reward.name
-    return type(reward).__module__.rsplit(".", 1)[-1]
+    module = type(reward).__module__
+    return module.rsplit(".", 1)[-1] if module.startswith("svdd_cli.rewards.") else type(reward).__name__
 
 
 class CountedProbsReward(CountedReward):
     """A counted ProbsReward; score_probs counts like __call__ (no penalty: guidance guards non-finite values)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None, min_values: int = 1) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values)
+                 timeout: float | None = None, min_values: int = 1, name: str | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -430,13 +431,13 @@ class CountedImageReward(CountedReward):
 
 
 def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                   timeout: float | None = None, min_values: int = 1) -> CountedReward:
+                   timeout: float | None = None, min_values: int = 1, name: str | None = None) -> CountedReward:
     """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
-    differentiable capability as `reward`."""
+    differentiable capability as `reward`; `name` (default reward_name) is what its messages call it."""
     if isinstance(reward, ProbsReward):
         kind: type[CountedReward] = CountedProbsReward
     elif isinstance(reward, ImageReward):
         kind = CountedImageReward
     else:
         kind = CountedReward
-    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values)
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name)

@@ -198,7 +198,7 @@ def test_cli_reward_failure_keeps_the_finished_batches(tiny_checkpoint, tmp_path
                   f"model.path={tiny_checkpoint}", f"hydra.run.dir={folder}", env={"PYTHONPATH": str(plugin)})
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr
-    assert "reward=flaky_oracle gave no valid value" in lines[0] and "quota exceeded" in lines[0]
+    assert "reward=flaky gave no valid value" in lines[0] and "quota exceeded" in lines[0]
     kept = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     assert len(kept) == 4  # two finished batches of 2 (ancestral calls the reward once a batch)
     assert json.loads((folder / "summary.json").read_text())["status"] == "failed"
@@ -228,3 +228,14 @@ def test_relative_shipped_checkpoint_paths_work_outside_the_checkout(tmp_path, m
     assert model.length == 200
     with pytest.raises(UserError, match="checkpoint folder not found: checkpoints/no_such_model"):
         api.load_model("dna", path="checkpoints/no_such_model")
+
+
+def test_a_reward_is_named_by_its_config_or_its_class():
+    from svdd_cli.core import reward_name
+    from svdd_cli.rewards.gravy import Gravy
+
+    class Affinity:  # a plug-in's class, defined outside svdd_cli.rewards
+        def __call__(self, samples):
+            return torch.zeros(len(samples))
+
+    assert reward_name(Gravy()) == "gravy" and reward_name(Affinity()) == "Affinity"
