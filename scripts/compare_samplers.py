@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from svdd_cli.naturalness.headline import HEADLINE
+from svdd_cli.naturalness.warnings import beyond_real
 
 COLUMNS = ("sampler", "reward median", "reward top-10%", "held-out median", "held-out top-10%",
            "log-lik median", "NFE / sample", "wall s")
@@ -43,7 +44,7 @@ def beyond_p99(summary: dict) -> str:
     medians = {"reward": summary["reward"], "evaluation_reward": summary["evaluation_reward"],
                **summary.get("evaluations", {})}
     names = [column for column, q in summary.get("real_quantiles", {}).items()
-             if (medians.get(column) or {}).get("median") is not None and medians[column]["median"] > q["p99"]]
+             if (medians.get(column) or {}).get("median") is not None and beyond_real(medians[column]["median"], q)]
     return ", ".join(names) or "-"
 
 

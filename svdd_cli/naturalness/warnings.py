@@ -43,11 +43,15 @@ def shown(value: float, *bounds: float | None) -> list[str]:
     return text
 
 
+def beyond_real(m: float, quantiles: dict[str, float]) -> bool:
+    """Whether a median `m` of an oracle's scores is beyond its real 99th percentile: the oracle extrapolates."""
+    return m > quantiles["p99"]
+
+
 def extrapolating(column: str, entry: dict[str, Any], m: float) -> str | None:
-    p99 = entry["quantiles"]["p99"]
-    if m <= p99:
+    if not beyond_real(m, entry["quantiles"]):
         return None
-    m_text, p99_text = shown(m, p99)
+    m_text, p99_text = shown(m, entry["quantiles"]["p99"])
     return (f"{column} ({entry['checkpoint']}) is extrapolating: the designs' median {m_text} is beyond the "
             f"99th percentile of {entry['data']} ({p99_text})")
 
