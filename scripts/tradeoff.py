@@ -38,7 +38,7 @@ from svdd_cli.assets import asset_root, register_resolver  # noqa: E402
 from svdd_cli.naturalness.headline import HEADLINE  # noqa: E402
 
 COMMON = ["reference_samples=0", "likelihood_draws=1", "seed=0"]
-SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
+SVDD = [("M=10 alpha=0", ["sampler.guide_from=0"]),  # every step
         ("M=10 alpha=0.25", ["sampler.guide_from=0", "sampler.alpha=0.25"]),
         ("M=10 alpha=0.5", ["sampler.guide_from=0", "sampler.alpha=0.5"]),
         ("M=10 alpha=1", ["sampler.guide_from=0", "sampler.alpha=1.0"]),
@@ -46,7 +46,7 @@ SVDD = [("M=10 alpha=0 (old default)", ["sampler.guide_from=0"]),
         ("M=10 alpha=2", ["sampler.guide_from=0", "sampler.alpha=2.0"]),
         ("M=3", ["sampler.guide_from=0", "sampler.num_candidates=3"]),
         ("M=2", ["sampler.guide_from=0", "sampler.num_candidates=2"]),
-        ("M=10 from 0.5 (default)", ["sampler.guide_from=0.5"]),  # molecules' default guides every step
+        ("M=10 from 0.5", ["sampler.guide_from=0.5"]),  # guide the second half (molecules: every step by default)
         ("M=20 from 0.5", ["sampler.num_candidates=20"]),
         ("M=10 from 0.8", ["sampler.guide_from=0.8"]),
         ("M=20 from 0.8", ["sampler.num_candidates=20", "sampler.guide_from=0.8"]),
@@ -64,6 +64,7 @@ class Task:
     real: dict[str, float] = field(default_factory=dict)
     settings: list[str] = field(default_factory=lambda: SEQUENCES)
     points: tuple[str, ...] | None = None  # point labels; None = every point
+    default: str = "svdd M=10 from 0.5"  # the point that `svdd run domain=<domain> reward=<reward>` draws
 
 
 def axes(domain: str) -> list[tuple[str, str]]:
@@ -80,12 +81,13 @@ TASKS = {
     "molecule": Task("qed", axes("molecule"), None,
                      {"filters": 1.0, "ring7_fraction": 0.022},  # 2,000 real MOSES test molecules (molecule card)
                      ["num_samples=32", "batch_size=32"],  # the model's own 64 steps
-                     ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
-                      "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8", "smc alpha=0.1", "smc alpha=1")),
+                     ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0", "svdd M=10 alpha=1",
+                      "svdd M=10 from 0.5", "svdd M=10 from 0.8", "smc alpha=0.1", "smc alpha=1"),
+                     "svdd M=10 alpha=0"),  # configs/sampler_domain/svdd_molecule.yaml
     "image": Task("classifier", axes("image"), None, {},
                   ["model.num_steps=50", "num_samples=256", "batch_size=64"],  # FD needs >= 256 samples
-                  ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0 (old default)", "svdd M=10 alpha=1",
-                   "svdd M=10 from 0.5 (default)", "svdd M=10 from 0.8")),
+                  ("ancestral", "best_of_n N=10", "svdd M=10 alpha=0", "svdd M=10 alpha=1",
+                   "svdd M=10 from 0.5", "svdd M=10 from 0.8")),
 }
 POINTS = [("ancestral", "ancestral", []), ("best_of_n N=10", "best_of_n", []),
           *((f"svdd {name}", "svdd", o) for name, o in SVDD),
@@ -129,7 +131,7 @@ def plot(domain: str, points: list[dict[str, Any]], real: dict[str, Any], out: P
             for p in points:
                 style = {"ancestral": ("k", "s"), "best_of_n": ("tab:green", "D"), "smc": ("tab:purple", "^")}
                 color, marker = style.get(p["sampler"], ("tab:blue", "o"))
-                if p["label"].endswith("(default)"):
+                if p["label"] == TASKS[domain].default:
                     color, marker = "tab:red", "*"
                 ax.scatter(p[key], p[column], c=color, marker=marker, s=90 if marker == "*" else 40)
                 ax.annotate(p["label"], (p[key], p[column]), fontsize=6, xytext=(3, 3), textcoords="offset points")
@@ -191,7 +193,8 @@ def main() -> None:
     print("|---|---|---|" + ("---|" if held_out else "") + "---|" * len(figures))
     cell = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     for p in points:
-        print(f"| {p['label']} | {p['nfe']:.0f} | {p['reward']:.3f} |" + (f" {p[held_out]:.3f} |" if held_out else "")
+        label = f"{p['label']} (default)" if p["label"] == task.default else p["label"]
+        print(f"| {label} | {p['nfe']:.0f} | {p['reward']:.3f} |" + (f" {p[held_out]:.3f} |" if held_out else "")
               + " " + " | ".join(cell(p[k]) for k, _ in figures) + " |")
     print(f"| real data | - | {cell(real['reward'])} |" + (f" {cell(real[held_out])} |" if held_out else "")
           + " " + " | ".join(cell(real[k]) for k, _ in figures) + " |")
