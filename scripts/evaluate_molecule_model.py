@@ -7,6 +7,7 @@ MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The 
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
     python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --steps 64]
+    python scripts/evaluate_molecule_model.py --exact   # one token per step: the continuous-time limit
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fcd_torch import FCD
 
 from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
-from svdd_cli.models.masked import MaskedDiffusion
+from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
 from svdd_cli.samplers.ancestral import rollout
 
 
@@ -40,12 +41,31 @@ def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
     return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))], stats
 
 
-def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf16: bool) -> list[str]:
+@torch.inference_mode()
+def one_token_per_step(model: MaskedDiffusion, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Ancestral sampling in continuous time for a denoiser without time input: per network call, one masked
+    position per row (uniformly chosen) is drawn from p_theta(x_0 | x_t). (B, L) masks -> (B, L) tokens, L NFEs."""
+    rows = torch.arange(len(x), device=x.device)
+    for _ in range(model.length):
+        log_probs = model.denoiser_log_probs(x, 0.5).double()  # the time is ignored: the order alone matters
+        noise = torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device)
+        position = (noise * (x == model.mask_id)).argmax(-1)
+        x[rows, position] = gumbel_argmax(log_probs[rows, position], generator)
+    return x
+
+
+def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf16: bool,
+                  exact: bool = False) -> list[str]:
+    """n decoded ancestral samples: model.num_steps steps of the reverse process, or one token per step (exact)."""
     generator = torch.Generator(model.device).manual_seed(seed)
     out: list[str] = []
     with torch.autocast(model.device.type, torch.bfloat16, enabled=bf16):
         while len(out) < n:
-            x = rollout(model, model.init(min(batch_size, n - len(out)), generator), generator, lambda record: None)
+            x = model.init(min(batch_size, n - len(out)), generator)
+            if exact:
+                x = one_token_per_step(model, x, generator)
+            else:
+                x = rollout(model, x, generator, lambda record: None)
             out.extend(model.decode(x))
     return out
 
@@ -89,6 +109,8 @@ def main() -> None:
     p.add_argument("--filters", type=Path, default=Path("checkpoints/molecule_moses/moses_filters.smarts"))
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--steps", type=int, default=64)
+    p.add_argument("--exact", action="store_true",
+                   help="one token per network call (the continuous-time limit; the model's length in NFEs)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (fast on AMX)")
@@ -104,13 +126,14 @@ def main() -> None:
     ref10k, real = drawn[:args.reference], drawn[args.reference:]
     model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
                                             detokenize=selfies_to_smiles)
-    generated = sample_smiles(model, args.samples, args.batch_size, args.seed, args.bf16)
+    generated = sample_smiles(model, args.samples, args.batch_size, args.seed, args.bf16, args.exact)
     sampling_s = time.time() - start
     hashes = args.hashes or args.checkpoint / "train_hashes.npy"
     training = np.load(hashes) if hashes.is_file() else None
     fcd = FCD(device="cpu", n_jobs=1)
     ref = moses.reference_stats(ref10k, fcd)
-    result = {"checkpoint": str(args.checkpoint), "samples": args.samples, "steps": args.steps, "seed": args.seed,
+    result = {"checkpoint": str(args.checkpoint), "samples": args.samples,
+              "steps": "one token per step" if args.exact else args.steps, "seed": args.seed,
               "bf16": args.bf16, "sampling_s": sampling_s,
               "training_hashes": str(hashes) if training is not None else None,
               "generated": evaluate(generated, fcd, ref, args.filters, training, stats),

@@ -1,4 +1,4 @@
-"""The result scripts' fault paths: nothing committed is overwritten by an empty result."""
+"""The result scripts: their fault paths (nothing committed is overwritten by an empty result), and their samplers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,3 +68,35 @@ def test_prepare_molecule_extend_keeps_the_split_vocabulary_and_length(tmp_path)
     assert rows[1:] == ["[C] [C] [O] [nop]\tCCO", "[C] [C] [C] [O]\tCCCO"]
     assert (out / "valid.tsv").read_text() == (prepared / "valid.tsv").read_text()
     assert (out / "vocab.txt").read_text() == (prepared / "vocab.txt").read_text() and (out / "hashes.npy").is_file()
+
+
+class JointDenoiser(torch.nn.Module):
+    """Exact conditionals of a joint distribution over all V^L rows: p(x0_i = v | the unmasked tokens of x_t)."""
+
+    def __init__(self, joint: torch.Tensor) -> None:  # (V,) * L probabilities
+        super().__init__()
+        self.joint, self.length, self.vocab = joint, joint.dim(), joint.shape[0]
+        self.rows = torch.cartesian_prod(*[torch.arange(self.vocab)] * self.length)  # (V^L, L)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        out = torch.zeros(len(tokens), self.length, self.vocab + 1)
+        for b, row in enumerate(tokens):
+            seen = row < self.vocab
+            weight = self.joint.flatten() * (self.rows[:, seen] == row[seen]).all(-1)
+            for i in range(self.length):
+                out[b, i, :self.vocab] = torch.zeros(self.vocab).index_add(0, self.rows[:, i], weight).log()
+        return out
+
+
+def test_one_token_per_step_draws_exactly_from_a_consistent_denoiser():
+    evaluate = load_script("evaluate_molecule_model")
+    from svdd_cli.models.masked import MaskedDiffusion
+
+    joint = torch.tensor([0.30, 0.02, 0.05, 0.13, 0.01, 0.22, 0.17, 0.10]).view(2, 2, 2)  # strongly dependent
+    model = MaskedDiffusion(JointDenoiser(joint), "AB", 3)
+    generator = torch.Generator().manual_seed(0)
+    x = evaluate.one_token_per_step(model, model.init(4000, generator), generator)
+    index = (x * torch.tensor([4, 2, 1])).sum(-1)
+    frequencies = torch.bincount(index, minlength=8).float() / len(x)
+    assert (x != model.mask_id).all()
+    assert (frequencies - joint.flatten()).abs().max() < 0.025, frequencies
