@@ -4,18 +4,21 @@ Source: the `molsets==0.3.1` wheel on PyPI (MIT), fetched with `pip download --n
 data/molecule/ and read by path (never installed: its pinned dependencies do not build).
 Splits: train = a seeded subsample of the 1,584,663 MOSES training SMILES, valid = another
 disjoint subsample of them, test = a seeded subsample of the MOSES test set (176,074).
-Every SMILES is encoded as SELFIES and padded with `[nop]` (ignored by the SELFIES decoder).
+Every SMILES is encoded as SELFIES and padded with `[nop]` (ignored by the SELFIES decoder); `--tokens ring-first`
+writes ring-first grouped SELFIES instead (svdd_cli/domains/selfies_tokens.py: each ring written before its
+substituents, ring/branch symbols joined with their index symbols), recorded in <out>/tokens.txt.
 
 Writes data/molecule/{train,valid,test}.tsv (columns sequence = space-separated SELFIES tokens,
 smiles = the MOSES SMILES), data/molecule/vocab.txt (one token per line, `[nop]` included) and
 the model's training-set fingerprint checkpoints/molecule_mdlm/train_hashes.npy (for novelty).
 
-    python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0]
+    python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0 --tokens selfies]
+    python scripts/prepare_molecule.py --tokens ring-first --out data/molecule_ringfirst --hashes ...
 
 More data for a prepared model: `--extend data/molecule --out data/molecule_full --hashes
 data/molecule_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length, and trains on
 every other MOSES training molecule whose SELFIES fits them (about 1.57M; the few with a new token or more
-tokens are dropped and counted).
+tokens are dropped and counted), in the prepared folder's tokens.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import selfies as sf
 
 from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, save_smiles_hashes
+from svdd_cli.domains.selfies_tokens import ring_first_tokens
 
 WHEEL = "molsets==0.3.1"
 MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
@@ -57,6 +61,9 @@ def read_moses(wheel: Path, split: str) -> list[str]:
     return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))]
 
 
+TOKENIZERS = {"selfies": lambda smiles: list(sf.split_selfies(sf.encoder(smiles))), "ring-first": ring_first_tokens}
+
+
 def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: int) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.writer(f, delimiter="\t")
@@ -77,13 +84,14 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
     """Every MOSES training molecule outside `prepared`'s valid split that fits its vocabulary and length, as out's
     train split; valid, test and vocab.txt copied from `prepared`."""
     vocab = (prepared / "vocab.txt").read_text().split()
+    scheme = (prepared / "tokens.txt").read_text().strip() if (prepared / "tokens.txt").exists() else "selfies"
     valid_tokens, valid_smiles, length = read_split(prepared / "valid.tsv")
     held_out = set(valid_smiles)
     known, kept_tokens, kept_smiles, dropped = set(vocab), [], [], 0
     for smi in read_moses(moses_wheel(prepared), "train"):
         if smi in held_out:
             continue
-        row = list(sf.split_selfies(sf.encoder(smi)))
+        row = TOKENIZERS[scheme](smi)
         if len(row) > length or not known.issuperset(row):
             dropped += 1
             continue
@@ -93,6 +101,7 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
     write_split(out / "valid.tsv", valid_tokens, valid_smiles, length)
     for name in ("test.tsv", "vocab.txt"):
         shutil.copyfile(prepared / name, out / name)
+    (out / "tokens.txt").write_text(scheme + "\n")
     save_smiles_hashes(hashes, [canonical_smiles(s) for s in kept_smiles])
     print(f"train={len(kept_tokens)} ({dropped} dropped: a token outside the {len(vocab)} or over {length} tokens), "
           f"valid/test/vocab of {prepared} in {out}; training-set hashes in {hashes}")
@@ -107,6 +116,8 @@ def main() -> None:
     p.add_argument("--test", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--extend", type=Path, help="a prepared folder: keep its valid/test/vocab/length, add all else")
+    p.add_argument("--tokens", choices=sorted(TOKENIZERS), default="selfies",
+                   help="selfies: SELFIES of the canonical SMILES; ring-first: ring-first grouped SELFIES")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.extend:
@@ -117,10 +128,11 @@ def main() -> None:
     moses_train = rng.sample(read_moses(wheel, "train"), args.train + args.valid)
     smiles = {"train": moses_train[:args.train], "valid": moses_train[args.train:],
               "test": rng.sample(read_moses(wheel, "test"), args.test)}
-    tokens = {k: [list(sf.split_selfies(sf.encoder(s))) for s in v] for k, v in smiles.items()}
+    tokens = {k: [TOKENIZERS[args.tokens](s) for s in v] for k, v in smiles.items()}
     length = max(len(row) for rows in tokens.values() for row in rows)
     vocab = sorted({t for rows in tokens.values() for row in rows for t in row} | {PAD})
     (args.out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (args.out / "tokens.txt").write_text(args.tokens + "\n")
     for name in smiles:
         write_split(args.out / f"{name}.tsv", tokens[name], smiles[name], length)
     save_smiles_hashes(args.hashes, [canonical_smiles(s) for s in smiles["train"]])

@@ -121,7 +121,8 @@ def main() -> None:
     if saved:
         opt.load_state_dict(expand_optimizer(saved["optimizer"]))
     if args.export:
-        folder_config = {"vocab": config["vocab"], "length": config["length"], "eps": config["eps"],
+        folder_config = {"vocab": config["vocab"], "tokens": config.get("tokens", "selfies"),
+                         "length": config["length"], "eps": config["eps"],
                          "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
                                       **backbone}}
         save_folder(args.export, folder_config, ema)
@@ -131,6 +132,8 @@ def main() -> None:
     train = load_tokens(args.data / "train.tsv", config["vocab"])
     valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long().to(device)
     config["length"] = train.shape[1]
+    tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
+    config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
     if saved and saved.get("train_size") != len(train):  # a new data folder: start its first epoch
         print(f"training data changed ({saved.get('train_size')} -> {len(train)} sequences): new epoch order")
         epoch, position = epoch + 1, 0

@@ -67,6 +67,7 @@ def test_train_resume_export_sample(tmp_path):
     assert state["step"] == 8 and state["config"]["train"]["batch_size"] == 6
     exported = train(*common, "--export", str(tmp_path / "ckpt"))
     assert exported.returncode == 0, exported.stderr
+    assert json.loads((tmp_path / "ckpt" / "config.json").read_text())["tokens"] == "selfies"  # no tokens.txt
     model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu", detokenize=selfies_to_smiles)
     assert isinstance(model.denoiser, DIT) and model.length == 10
     ema = load_state(tmp_path / "state")["ema"]

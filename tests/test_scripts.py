@@ -70,6 +70,25 @@ def test_prepare_molecule_extend_keeps_the_split_vocabulary_and_length(tmp_path)
     assert (out / "vocab.txt").read_text() == (prepared / "vocab.txt").read_text() and (out / "hashes.npy").is_file()
 
 
+def test_prepare_molecule_extend_keeps_ring_first_tokens(tmp_path):
+    from svdd_cli.domains.selfies_tokens import ring_first_tokens
+
+    prepared, out = tmp_path / "prepared", tmp_path / "full"
+    prepared.mkdir()
+    toluene = ring_first_tokens("Cc1ccccc1")
+    (prepared / "vocab.txt").write_text("\n".join(sorted(set(toluene)) + ["[nop]"]) + "\n")
+    (prepared / "tokens.txt").write_text("ring-first\n")
+    padded = " ".join(toluene + ["[nop]"])
+    (prepared / "valid.tsv").write_text(f"sequence\tsmiles\n{padded}\tCc1ccccc1\n")
+    (prepared / "test.tsv").write_text(f"sequence\tsmiles\n{padded}\tCc1ccccc1\n")
+    fake_moses_wheel(prepared, ["C1=CC=CC=C1C", "c1ccc(C)cc1", "Oc1ccccc1"])  # toluene twice, then a new token
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "prepare_molecule.py"), "--extend", str(prepared),
+                           "--out", str(out), "--hashes", str(out / "hashes.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = (out / "train.tsv").read_text().splitlines()[1:]
+    assert [r.split("\t")[0] for r in rows] == [padded, padded] and (out / "tokens.txt").read_text() == "ring-first\n"
+
+
 class JointDenoiser(torch.nn.Module):
     """Exact conditionals of a joint distribution over all V^L rows: p(x0_i = v | the unmasked tokens of x_t)."""
 
