@@ -47,3 +47,18 @@ def test_every_benzene_closes_with_the_six_ring_token_whatever_hangs_off_it():
 def test_a_bad_smiles_is_a_value_error_naming_it(smiles):
     with pytest.raises(ValueError, match="not a valid SMILES"):
         ring_first_tokens(smiles)
+
+
+def test_the_molecule_model_tokenizes_seeds_in_its_checkpoints_tokens():
+    from svdd_cli.domains.molecule import PAD, selfies_to_smiles, smiles_to_tokens
+    from svdd_cli.errors import UserError
+
+    smiles = "Cc1ccc(CCCCO)cc1"
+    for tokens in ("selfies", "ring-first"):
+        row = smiles_to_tokens(smiles, 30, tokens)
+        assert len(row) == 30 and row[-1] == PAD and selfies_to_smiles("".join(row)) == canonical(smiles)
+    assert smiles_to_tokens(smiles, 30, "ring-first")[:-1] != smiles_to_tokens(smiles, 30)[:-1]
+    with pytest.raises(ValueError, match="needs 14 SELFIES tokens; the model's length is 5"):
+        smiles_to_tokens(smiles, 5, "ring-first")
+    with pytest.raises(UserError, match="tokens='smiles' is not a molecule tokenization"):
+        smiles_to_tokens(smiles, 30, "smiles")

@@ -18,6 +18,7 @@ from rdkit.Chem import Descriptors, Draw
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
+from svdd_cli.domains.selfies_tokens import ring_first_tokens
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
@@ -37,18 +38,24 @@ def selfies_to_smiles(selfies: str) -> str:
         return ""
 
 
-def smiles_to_tokens(smiles: str, length: int) -> list[str]:
-    """selfies_to_smiles' inverse: a SMILES -> its SELFIES tokens padded with [nop] to `length`; ValueError when
-    RDKit cannot parse it or it needs more than `length` tokens."""
-    if not smiles.strip() or Chem.MolFromSmiles(smiles, sanitize=True) is None:
-        raise ValueError(f"{smiles[:40]!r} is not a valid SMILES")
-    try:
-        tokens = list(sf.split_selfies(sf.encoder(smiles)))
-    except sf.EncoderError as err:
-        raise ValueError(f"{smiles[:40]!r} has no SELFIES encoding: {err}") from None
-    if len(tokens) > length:
-        raise ValueError(f"{smiles[:40]!r} needs {len(tokens)} SELFIES tokens; the model's length is {length}")
-    return tokens + [PAD] * (length - len(tokens))
+def smiles_to_tokens(smiles: str, length: int, tokens: str = "selfies") -> list[str]:
+    """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the model's `tokens`
+    (its config.json: "selfies", or "ring-first" grouped SELFIES, svdd_cli.domains.selfies_tokens); ValueError
+    when RDKit cannot parse it or it needs more than `length` tokens."""
+    if tokens == "ring-first":
+        row = ring_first_tokens(smiles)
+    elif tokens == "selfies":
+        if not smiles.strip() or Chem.MolFromSmiles(smiles, sanitize=True) is None:
+            raise ValueError(f"{smiles[:40]!r} is not a valid SMILES")
+        try:
+            row = list(sf.split_selfies(sf.encoder(smiles)))
+        except sf.EncoderError as err:
+            raise ValueError(f"{smiles[:40]!r} has no SELFIES encoding: {err}") from None
+    else:
+        raise UserError(f"model.tokenize.tokens={tokens!r} is not a molecule tokenization; use selfies or ring-first")
+    if len(row) > length:
+        raise ValueError(f"{smiles[:40]!r} needs {len(row)} SELFIES tokens; the model's length is {length}")
+    return row + [PAD] * (length - len(row))
 
 
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
