@@ -5,6 +5,7 @@
 #   run(command="bash scripts/device_train.sh run 7", carry=[".device"], timeout_s=560)   # there: 7 minutes
 #     (BATCH=512 by default there: sequences per step; the CPU sittings used 128)
 #   bash scripts/device_train.sh restore <files_at>   # here: the returned state into training/molecule_mdlm
+# STATE=training/molecule_ringfirst DATA=data/molecule_ringfirst_full: the ring-first prior (MODEL_CARD.md).
 #
 # The GPU machine has torch but not hydra-core / omegaconf (svdd_cli imports them): `prepare` downloads their
 # pure-Python wheels. It gets the training data as one compressed .npz of the token caches (unpacked there into the
@@ -32,6 +33,8 @@ load_tokens(Path('$DATA/$split.tsv'), Path('$DATA/vocab.txt').read_text().split(
     hydra-core==1.3.8 omegaconf==2.3.1 antlr4-python3-runtime==4.9.3   # antlr4 4.9.3 is an sdist: built here
   python3 -c "import numpy as np; np.savez_compressed('.device/data/tokens.npz', \
 train=np.load('$DATA/train.tokens.npy'), valid=np.load('$DATA/valid.tokens.npy'))"   # ~8x smaller than .npy
+  cp "$DATA/vocab.txt" .device/data/   # a state started there (no $STATE yet) reads the vocabulary from it
+  [ -f "$DATA/tokens.txt" ] && cp "$DATA/tokens.txt" .device/data/ || true
   for path in checkpoints training/*; do
     [ "$path" = "$STATE" ] || { [ -e "$path" ] && mv "$path" .device-aside/; }
   done
@@ -44,8 +47,11 @@ run)
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   mkdir -p /tmp/data && python3 -c "import numpy as np; z = np.load('.device/data/tokens.npz'); \
 [np.save(f'/tmp/data/{k}.tokens.npy', z[k]) for k in ('train', 'valid')]"
+  cp .device/data/*.txt /tmp/data/
+  # TRAIN_ARGS: more train_mdlm.py options, e.g. a new state's size "--hidden 384 --blocks 8 --heads 6"
   python3 scripts/train_mdlm.py --data /tmp/data --state "$STATE" --device "$DEVICE" --minutes "$minutes" \
-    --save-minutes 2 --eval-every 5000 --threads 8 --batch-size "${BATCH:-512}" 2>&1 | tail -n 40 | tee "$OUT/train.log"
+    --save-minutes 2 --eval-every 5000 --threads 8 --batch-size "${BATCH:-512}" ${TRAIN_ARGS:-} 2>&1 | tail -n 40 \
+    | tee "$OUT/train.log"
   cp "$STATE"/state.json "$STATE"/state-*.safetensors "$STATE"/log.jsonl "$OUT"/
   ls -la "$OUT"
   ;;
