@@ -13,7 +13,7 @@ smiles = the MOSES SMILES), data/molecule/vocab.txt (one token per line, `[nop]`
 the model's training-set fingerprint checkpoints/molecule_mdlm/train_hashes.npy (for novelty).
 
     python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0 --tokens selfies]
-    python scripts/prepare_molecule.py --tokens ring-first --out data/molecule_ringfirst --hashes ...
+    python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst --hashes ...
 
 More data for a prepared model: `--extend data/molecule --out data/molecule_full --hashes
 data/molecule_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length, and trains on
@@ -116,6 +116,7 @@ def main() -> None:
     p.add_argument("--test", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--extend", type=Path, help="a prepared folder: keep its valid/test/vocab/length, add all else")
+    p.add_argument("--length", type=int, default=0, help="pad rows to this many tokens (default: the longest row)")
     p.add_argument("--tokens", choices=sorted(TOKENIZERS), default="selfies",
                    help="selfies: SELFIES of the canonical SMILES; ring-first: ring-first grouped SELFIES")
     args = p.parse_args()
@@ -129,7 +130,7 @@ def main() -> None:
     smiles = {"train": moses_train[:args.train], "valid": moses_train[args.train:],
               "test": rng.sample(read_moses(wheel, "test"), args.test)}
     tokens = {k: [TOKENIZERS[args.tokens](s) for s in v] for k, v in smiles.items()}
-    length = max(len(row) for rows in tokens.values() for row in rows)
+    length = max(args.length, *(len(row) for rows in tokens.values() for row in rows))
     vocab = sorted({t for rows in tokens.values() for row in rows for t in row} | {PAD})
     (args.out / "vocab.txt").write_text("\n".join(vocab) + "\n")
     (args.out / "tokens.txt").write_text(args.tokens + "\n")
