@@ -8,17 +8,18 @@ Every SMILES is encoded as SELFIES and padded with `[nop]` (ignored by the SELFI
 writes ring-first grouped SELFIES instead (svdd_cli/domains/selfies_tokens.py: each ring written before its
 substituents, ring/branch symbols joined with their index symbols), recorded in <out>/tokens.txt.
 
-Writes data/molecule/{train,valid,test}.tsv (columns sequence = space-separated SELFIES tokens,
-smiles = the MOSES SMILES), data/molecule/vocab.txt (one token per line, `[nop]` included) and
-the model's training-set fingerprint checkpoints/molecule_mdlm/train_hashes.npy (for novelty).
+Writes <out>/{train,valid,test}.tsv (columns sequence = space-separated tokens, smiles = the MOSES SMILES),
+<out>/vocab.txt (one token per line, `[nop]` included), <out>/tokens.txt and the training set's fingerprint
+(--hashes, for novelty; the shipped model's is checkpoints/molecule_mdlm/train_hashes.npy).
 
     python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0 --tokens selfies]
-    python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst --hashes ...
+    python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst \
+        --hashes data/molecule_ringfirst/train_hashes.npy     # the shipped prior's data (its MODEL_CARD.md)
 
-More data for a prepared model: `--extend data/molecule --out data/molecule_full --hashes
-data/molecule_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length, and trains on
-every other MOSES training molecule whose SELFIES fits them (about 1.57M; the few with a new token or more
-tokens are dropped and counted), in the prepared folder's tokens.
+More data for a prepared model: `--extend data/molecule_ringfirst --out data/molecule_ringfirst_full --hashes
+data/molecule_ringfirst_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length,
+and trains on every other MOSES training molecule whose tokens fit them (about 1.57M; the few with a new token or
+more tokens are dropped and counted), in the prepared folder's tokens.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The recipe of checkpoints/molecule_mdlm is in its MODEL_CARD.md; in short
 
-    python scripts/prepare_molecule.py
-    OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule --state training/molecule_mdlm --minutes 80
+    python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst \
+        --hashes data/molecule_ringfirst/train_hashes.npy
+    OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule_ringfirst --state training/molecule_ringfirst
 
 Running the same command again resumes from the state in <state> (weights, EMA, AdamW moments in bf16,
 step, data order, RNG), which is rewritten every --save-minutes; --minutes bounds this sitting only.
@@ -120,8 +121,10 @@ def main() -> None:
     opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     if saved:
         opt.load_state_dict(expand_optimizer(saved["optimizer"]))
+    tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
+    config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
     if args.export:
-        folder_config = {"vocab": config["vocab"], "tokens": config.get("tokens", "selfies"),
+        folder_config = {"vocab": config["vocab"], "tokens": config["tokens"],
                          "length": config["length"], "eps": config["eps"],
                          "backbone": {"_target_": "svdd_cli.models.dit.DIT", "vocab_size": len(config["vocab"]) + 1,
                                       **backbone}}
@@ -132,8 +135,6 @@ def main() -> None:
     train = load_tokens(args.data / "train.tsv", config["vocab"])
     valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long().to(device)
     config["length"] = train.shape[1]
-    tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
-    config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
     if saved and saved.get("train_size") != len(train):  # a new data folder: start its first epoch
         print(f"training data changed ({saved.get('train_size')} -> {len(train)} sequences): new epoch order")
         epoch, position = epoch + 1, 0

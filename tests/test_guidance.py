@@ -204,7 +204,7 @@ def test_clipping_bounds_the_guidance(p):
 
 
 @pytest.mark.parametrize(("sampler", "reward", "message"), [
-    (DPS(1.0), TableReward(), "reward=test_smc_family is not differentiable; dps needs a reward with score_probs()"),
+    (DPS(1.0), TableReward(), "reward=TableReward is not differentiable; dps needs a reward with score_probs()"),
     (DPS(1.0), type("Wrong", (LinearReward,), {"alphabet": "ACGT"})(), "scores letters ACGT, but the model's"),
     (ClassifierGuidance(ValueNetwork(list("ACGT"), LENGTH, channels=4, layers=1)), REWARD, "was trained for tokens"),
 ])
