@@ -35,11 +35,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import selfies as sf
-
 from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, save_smiles_hashes
-from svdd_cli.domains.selfies_tokens import ring_first_tokens
+from svdd_cli.domains.selfies_tokens import TOKENIZERS
 
 WHEEL = "molsets==0.3.1"
 MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
@@ -60,9 +58,6 @@ def read_moses(wheel: Path, split: str) -> list[str]:
     with zipfile.ZipFile(wheel) as zf:
         text = gzip.decompress(zf.read(MEMBERS[split])).decode()
     return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))]
-
-
-TOKENIZERS = {"selfies": lambda smiles: list(sf.split_selfies(sf.encoder(smiles))), "ring-first": ring_first_tokens}
 
 
 def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: int) -> None:

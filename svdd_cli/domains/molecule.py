@@ -18,7 +18,7 @@ from rdkit.Chem import Descriptors, Draw
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
-from svdd_cli.domains.selfies_tokens import ring_first_tokens
+from svdd_cli.domains.selfies_tokens import TOKENIZERS
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
@@ -42,17 +42,10 @@ def smiles_to_tokens(smiles: str, length: int, tokens: str = "selfies") -> list[
     """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the model's `tokens`
     (its config.json: "selfies", or "ring-first" grouped SELFIES, svdd_cli.domains.selfies_tokens); ValueError
     when RDKit cannot parse it or it needs more than `length` tokens."""
-    if tokens == "ring-first":
-        row = ring_first_tokens(smiles)
-    elif tokens == "selfies":
-        if not smiles.strip() or Chem.MolFromSmiles(smiles, sanitize=True) is None:
-            raise ValueError(f"{smiles[:40]!r} is not a valid SMILES")
-        try:
-            row = list(sf.split_selfies(sf.encoder(smiles)))
-        except sf.EncoderError as err:
-            raise ValueError(f"{smiles[:40]!r} has no SELFIES encoding: {err}") from None
-    else:
-        raise UserError(f"model.tokenize.tokens={tokens!r} is not a molecule tokenization; use selfies or ring-first")
+    if tokens not in TOKENIZERS:
+        raise UserError(f"model.tokenize.tokens={tokens!r} is not a molecule tokenization; use "
+                        f"{' or '.join(TOKENIZERS)}")
+    row = TOKENIZERS[tokens](smiles)
     if len(row) > length:
         raise ValueError(f"{smiles[:40]!r} needs {len(row)} SELFIES tokens; the model's length is {length}")
     return row + [PAD] * (length - len(row))

@@ -108,13 +108,31 @@ def ring_first_smiles(mol: Chem.Mol) -> str:
     return "".join(out)
 
 
-def ring_first_tokens(smiles: str) -> list[str]:
-    """A SMILES -> its ring-first grouped SELFIES tokens (unpadded); ValueError when RDKit or SELFIES cannot
-    read it."""
+def parsed(smiles: str) -> Chem.Mol:
+    """RDKit's molecule of a SMILES; ValueError naming it when there is none."""
     mol = Chem.MolFromSmiles(smiles) if smiles.strip() else None
     if mol is None:
         raise ValueError(f"{smiles[:40]!r} is not a valid SMILES")
+    return mol
+
+
+def selfies_symbols(smiles: str) -> list[str]:
+    """A SMILES -> the symbols of its SELFIES (plain, unpadded); ValueError when RDKit or SELFIES cannot read it."""
+    parsed(smiles)
+    try:
+        return list(sf.split_selfies(sf.encoder(smiles)))
+    except sf.EncoderError as err:
+        raise ValueError(f"{smiles[:40]!r} has no SELFIES encoding: {err}") from None
+
+
+def ring_first_tokens(smiles: str) -> list[str]:
+    """A SMILES -> its ring-first grouped SELFIES tokens (unpadded); ValueError when RDKit or SELFIES cannot
+    read it."""
+    mol = parsed(smiles)
     try:
         return group(list(sf.split_selfies(sf.encoder(ring_first_smiles(mol)))))
     except (sf.EncoderError, KeyError) as err:  # KeyError: a bond order SMILES cannot write (aromatic left over)
         raise ValueError(f"{smiles[:40]!r} has no ring-first SELFIES: {err}") from None
+
+
+TOKENIZERS = {"selfies": selfies_symbols, "ring-first": ring_first_tokens}  # a checkpoint's "tokens" -> SMILES -> row
