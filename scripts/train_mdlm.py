@@ -7,7 +7,8 @@ The recipe of checkpoints/molecule_mdlm is in its MODEL_CARD.md; in short
     OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule_ringfirst --state training/molecule_ringfirst
 
 Running the same command again resumes from the state in <state> (weights, EMA, AdamW moments in bf16,
-step, data order, RNG), which is rewritten every --save-minutes; --minutes bounds this sitting only.
+step, data order, RNG), which is rewritten every --save-minutes and when the sitting ends (--minutes, --max-steps,
+kill or Ctrl-C).
 <state>/log.jsonl gets the training loss every 50 steps and the validation NELBO (nats / sequence)
 every --eval-every steps. `--export FOLDER` writes the EMA weights as a checkpoint folder
 (config.json + model.safetensors) that MaskedDiffusion.from_checkpoint loads, and trains nothing.
@@ -31,7 +32,7 @@ import torch
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
-from svdd_cli.training import compact_optimizer, ema_update, expand_optimizer, load_state, save_state
+from svdd_cli.training import StopSignal, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
@@ -146,6 +147,7 @@ def main() -> None:
         config["train"]["batch_size"] = args.batch_size
     batch_size, decay = config["train"]["batch_size"], config["train"]["ema"]
     n_params = sum(q.numel() for q in net.parameters())
+    stop = StopSignal()  # from here on, kill / Ctrl-C saves before exiting
     print(f"{n_params / 1e6:.2f}M parameters, {len(train)} training sequences, resuming at step {step}", flush=True)
     args.state.mkdir(parents=True, exist_ok=True)
     log = open(args.state / "log.jsonl", "a")
@@ -160,7 +162,8 @@ def main() -> None:
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
     net.train()
-    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps):
+    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps) \
+            and not stop.requested:
         if position + batch_size > len(train):
             epoch, position = epoch + 1, 0
             perm = order(epoch)

@@ -10,6 +10,7 @@ Optimizer moments are stored in bf16 so a small model's state can be committed.
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,19 @@ def ema_update(ema: nn.Module, net: nn.Module, decay: float, step: int) -> None:
     d = min(decay, (1 + step) / (10 + step))
     for e, w in zip(ema.parameters(), net.parameters()):
         e.lerp_(w, 1 - d)
+
+
+class StopSignal:
+    """Turns SIGTERM and SIGINT (kill, Ctrl-C) into a request: the training loop checks `requested`, ends its
+    step, saves and exits 0, so stopping a sitting early loses nothing. A second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._request)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"{signal.Signals(signum).name}: saving after this step", flush=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,19 @@ def test_train_resume_export_sample(tmp_path):
     gen = torch.Generator().manual_seed(0)
     x = rollout(model, model.init(3, gen), gen, lambda record: None)
     assert all(isinstance(s, str) for s in model.decode(x)) and (x != model.mask_id).all()
+
+
+def test_a_killed_sitting_saves_where_it_stopped(tmp_path):
+    write_data(tmp_path / "data")
+    command = [sys.executable, str(ROOT / "scripts" / "train_mdlm.py"), "--data", str(tmp_path / "data"),
+               "--state", str(tmp_path / "state"), *TINY, "--save-minutes", "60"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in process.stdout:  # the first loss record: the loop is running and no periodic save is due
+        if line.startswith("{'step'"):
+            break
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "SIGTERM: saving after this step" in out
+    step = int(out.split("saved step ")[1].split()[0])
+    assert step >= 50 and load_state(tmp_path / "state")["step"] == step
