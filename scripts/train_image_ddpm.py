@@ -96,7 +96,7 @@ def main() -> None:
           flush=True)
     args.state.mkdir(parents=True, exist_ok=True)
     log = open(args.state / "log.jsonl", "a")
-    start, last_save, running = time.time(), time.time(), 0.0
+    start, last_save, running = time.time(), time.time(), []
 
     def save() -> None:
         save_state({"config": config, "model": net.state_dict(), "ema": ema.state_dict(), "step": step,
@@ -122,13 +122,14 @@ def main() -> None:
         opt.step()
         step += 1
         ema_update(ema, net, config["ema"], step)
-        running += loss.item()
+        running.append(loss.item())  # a resumed sitting's first record averages fewer steps
         if step % 50 == 0:
-            record = {"step": step, "loss": running / 50, "minutes": minutes_before + (time.time() - start) / 60}
+            record = {"step": step, "loss": sum(running) / len(running),
+                      "minutes": minutes_before + (time.time() - start) / 60}
             log.write(json.dumps(record) + "\n")
             log.flush()
             print(record, flush=True)
-            running = 0.0
+            running.clear()
         if time.time() - last_save > args.save_minutes * 60:
             save()
             last_save = time.time()

@@ -160,7 +160,7 @@ def main() -> None:
                     "epoch": epoch, "position": position, "train_size": len(train), "rng": torch.get_rng_state(),
                     "optimizer": compact_optimizer(opt.state_dict())}, args.state)
 
-    perm, start, last_save, running = order(epoch), time.time(), time.time(), 0.0
+    perm, start, last_save, running = order(epoch), time.time(), time.time(), []
     net.train()
     while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps) \
             and not stop.requested:
@@ -180,14 +180,14 @@ def main() -> None:
         opt.step()
         step += 1
         ema_update(ema, net, decay, step)
-        running += loss.item()
+        running.append(loss.item())  # a resumed sitting's first record averages fewer steps
         if step % 50 == 0:
-            record = {"step": step, "epoch": epoch, "loss": running / 50, "lr": opt.param_groups[0]["lr"],
-                      "minutes": (time.time() - start) / 60}
+            record = {"step": step, "epoch": epoch, "loss": sum(running) / len(running),
+                      "lr": opt.param_groups[0]["lr"], "minutes": (time.time() - start) / 60}
             log.write(json.dumps(record) + "\n")
             log.flush()
             print(record, flush=True)
-            running = 0.0
+            running.clear()
         if step % args.eval_every == 0:
             with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
                 nelbo = validation_nelbo(eval_model, valid, seed=1)
