@@ -25,7 +25,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 
 from svdd_cli.checkpoint import resolve_device
 from svdd_cli.domains.fashion import load_fashion_mnist
-from svdd_cli.training import StopSignal, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
+from svdd_cli.training import Sitting, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
 
 
 def make_unet(channels: list[int], layers: int) -> UNet2DModel:
@@ -91,7 +91,7 @@ def main() -> None:
     data = torch.from_numpy(images.copy()).float().div(127.5).sub(1).unsqueeze(1).to(device)  # (N, 1, 28, 28)
     abar = scheduler.alphas_cumprod.to(device)
     minutes_before = saved["minutes"] if saved else 0.0
-    stop = StopSignal()  # from here on, kill / Ctrl-C saves before exiting
+    sitting = Sitting(args.minutes, args.max_steps)  # from here on, kill / Ctrl-C saves before exiting
     print(f"UNet2DModel {n_params / 1e6:.2f}M parameters, {len(data)} training images, resuming at step {step}",
           flush=True)
     args.state.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,7 @@ def main() -> None:
                     "optimizer": compact_optimizer(opt.state_dict())}, args.state)
 
     net.train()
-    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps) \
-            and not stop.requested:
+    while sitting.goes_on(step):
         x0 = data[torch.randint(len(data), (config["batch_size"],))]
         t = torch.randint(0, 1000, (config["batch_size"],))
         eps = torch.randn(x0.shape).to(device)

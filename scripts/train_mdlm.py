@@ -32,11 +32,11 @@ import torch
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
-from svdd_cli.training import StopSignal, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
+from svdd_cli.training import Sitting, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
-    """The `sequence` column of a TSV as token ids (N, L) uint8, cached next to it as .npy (the cache alone
+    """The `sequence` column of a TSV as token ids (N, L) uint8 (int16 past 256 tokens), cached next to it as .npy (the cache alone
     is enough: scripts/device_train.sh sends a GPU machine only the .npy files)."""
     cache = path.with_suffix(".tokens.npy")
     if cache.exists() and (not path.exists() or cache.stat().st_mtime > path.stat().st_mtime):
@@ -44,7 +44,7 @@ def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
     index = {token: i for i, token in enumerate(vocab)}
     with open(path) as f:
         rows = [[index[t] for t in row["sequence"].split()] for row in csv.DictReader(f, delimiter="\t")]
-    array = np.asarray(rows, dtype=np.uint8)
+    array = np.asarray(rows, dtype=np.uint8 if len(vocab) <= 256 else np.int16)
     np.save(cache, array)
     return torch.from_numpy(array)
 
@@ -147,7 +147,7 @@ def main() -> None:
         config["train"]["batch_size"] = args.batch_size
     batch_size, decay = config["train"]["batch_size"], config["train"]["ema"]
     n_params = sum(q.numel() for q in net.parameters())
-    stop = StopSignal()  # from here on, kill / Ctrl-C saves before exiting
+    sitting = Sitting(args.minutes, args.max_steps)  # from here on, kill / Ctrl-C saves before exiting
     print(f"{n_params / 1e6:.2f}M parameters, {len(train)} training sequences, resuming at step {step}", flush=True)
     args.state.mkdir(parents=True, exist_ok=True)
     log = open(args.state / "log.jsonl", "a")
@@ -162,8 +162,7 @@ def main() -> None:
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), []
     net.train()
-    while time.time() - start < args.minutes * 60 and (args.max_steps is None or step < args.max_steps) \
-            and not stop.requested:
+    while sitting.goes_on(step):
         if position + batch_size > len(train):
             epoch, position = epoch + 1, 0
             perm = order(epoch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -107,14 +108,19 @@ def ema_update(ema: nn.Module, net: nn.Module, decay: float, step: int) -> None:
         e.lerp_(w, 1 - d)
 
 
-class StopSignal:
-    """Turns SIGTERM and SIGINT (kill, Ctrl-C) into a request: the training loop checks `requested`, ends its
-    step, saves and exits 0, so stopping a sitting early loses nothing. A second signal stops at once."""
+class Sitting:
+    """One training sitting's end: `minutes` of wall time, the step `max_steps` (None: no limit), or SIGTERM /
+    SIGINT (kill, Ctrl-C), which the loop sees at its next check, so it ends the step, saves and exits 0 and stopping
+    early loses nothing. A second signal stops at once."""
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, minutes: float, max_steps: int | None) -> None:
+        self.deadline, self.max_steps, self.requested = time.time() + minutes * 60, max_steps, False
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._request)
+
+    def goes_on(self, step: int) -> bool:
+        """Whether to train step `step` + 1."""
+        return not self.requested and time.time() < self.deadline and (self.max_steps is None or step < self.max_steps)
 
     def _request(self, signum: int, frame: Any) -> None:
         if self.requested:
