@@ -20,6 +20,11 @@ More data for a prepared model: `--extend data/molecule_ringfirst --out data/mol
 data/molecule_ringfirst_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length,
 and trains on every other MOSES training molecule whose tokens fit them (about 1.57M; the few with a new token or
 more tokens are dropped and counted), in the prepared folder's tokens.
+
+Fragment tokens for a prepared folder: `--fragments data/molecule_ringfirst --merges 350 --out data/molecule_fragments
+--hashes data/molecule_fragments/train_hashes.npy` learns 350 multi-token fragments by byte-pair merging on 20,000 of
+its training rows (selfies_tokens.learn_fragments) and rewrites every split by greedy longest match (the same
+molecules in shorter rows, padded to the longest); tokens.txt says e.g. "ring-first+fragments".
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from pathlib import Path
 
 from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, save_smiles_hashes
-from svdd_cli.domains.selfies_tokens import TOKENIZERS
+from svdd_cli.domains.selfies_tokens import TOKENIZERS, fragment, learn_fragments
 
 WHEEL = "molsets==0.3.1"
 MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
@@ -103,6 +108,27 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
           f"valid/test/vocab of {prepared} in {out}; training-set hashes in {hashes}")
 
 
+def with_fragments(prepared: Path, out: Path, hashes: Path, merges: int, seed: int, sample: int = 20_000) -> None:
+    """`prepared`'s splits in fragment tokens: `merges` fragments learned on `sample` of its training rows, every
+    row rewritten by greedy longest match; vocab.txt = the prepared tokens + the fragments."""
+    scheme = (prepared / "tokens.txt").read_text().strip() if (prepared / "tokens.txt").exists() else "selfies"
+    splits = {name: read_split(prepared / f"{name}.tsv") for name in ("train", "valid", "test")}
+    rows = splits["train"][0]
+    learned = learn_fragments(random.Random(seed).sample(rows, min(sample, len(rows))), merges)
+    vocab = sorted(set((prepared / "vocab.txt").read_text().split()) | set(learned))
+    known, width = set(vocab), max(learned.values(), default=1)
+    rewritten = {name: [fragment(row, known, width) for row in token_rows] for name, (token_rows, _, _) in splits.items()}
+    length = max(len(row) for rows in rewritten.values() for row in rows)
+    for name, (_, smiles, _) in splits.items():
+        write_split(out / f"{name}.tsv", rewritten[name], smiles, length)
+    (out / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (out / "tokens.txt").write_text(f"{scheme}+fragments\n")
+    save_smiles_hashes(hashes, [canonical_smiles(s) for s in splits["train"][1]])
+    print(f"{len(learned)} fragments learned on {min(sample, len(rows))} rows ({len(vocab)} tokens, width {width}); "
+          f"mean row {sum(map(len, rows)) / len(rows):.1f} -> {sum(map(len, rewritten['train'])) / len(rows):.1f} "
+          f"tokens, length {length}, in {out}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("data/molecule"))
@@ -112,6 +138,8 @@ def main() -> None:
     p.add_argument("--test", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--extend", type=Path, help="a prepared folder: keep its valid/test/vocab/length, add all else")
+    p.add_argument("--fragments", type=Path, help="a prepared folder: the same splits in learned fragment tokens")
+    p.add_argument("--merges", type=int, default=350, help="with --fragments: how many fragments to learn")
     p.add_argument("--length", type=int, default=0, help="pad rows to this many tokens (default: the longest row)")
     p.add_argument("--tokens", choices=sorted(TOKENIZERS), default="selfies",
                    help="selfies: SELFIES of the canonical SMILES; ring-first: ring-first grouped SELFIES")
@@ -119,6 +147,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.extend:
         extend(args.extend, args.out, args.hashes)
+        return
+    if args.fragments:
+        with_fragments(args.fragments, args.out, args.hashes, args.merges, args.seed)
         return
     wheel = moses_wheel(args.out)
     rng = random.Random(args.seed)

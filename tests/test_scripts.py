@@ -89,6 +89,34 @@ def test_prepare_molecule_extend_keeps_ring_first_tokens(tmp_path):
     assert [r.split("\t")[0] for r in rows] == [padded, padded] and (out / "tokens.txt").read_text() == "ring-first\n"
 
 
+
+def test_prepare_molecule_fragments_rewrites_every_split_into_shorter_rows_of_the_same_molecules(tmp_path):
+    from svdd_cli.domains.selfies_tokens import ring_first_tokens
+
+    prepared, out = tmp_path / "prepared", tmp_path / "frag"
+    prepared.mkdir()
+    smiles = ["Cc1ccccc1", "CCc1ccccc1", "Oc1ccccc1", "CC(=O)Nc1ccccc1"]
+    rows = [ring_first_tokens(s) for s in smiles]
+    (prepared / "vocab.txt").write_text("\n".join(sorted({t for r in rows for t in r} | {"[nop]"})) + "\n")
+    (prepared / "tokens.txt").write_text("ring-first\n")
+    table = "sequence\tsmiles\n" + "".join(" ".join(r + ["[nop]"] * (12 - len(r))) + f"\t{s}\n"
+                                           for r, s in zip(rows, smiles))
+    for name in ("train", "valid", "test"):
+        (prepared / f"{name}.tsv").write_text(table)
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "prepare_molecule.py"), "--fragments", str(prepared),
+                           "--merges", "5", "--out", str(out), "--hashes", str(out / "hashes.npy")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    vocab = set((out / "vocab.txt").read_text().split())
+    assert (out / "tokens.txt").read_text() == "ring-first+fragments\n" and (out / "hashes.npy").is_file()
+    for name in ("train", "valid", "test"):
+        written = [line.split("\t") for line in (out / f"{name}.tsv").read_text().splitlines()[1:]]
+        assert [s for _, s in written] == smiles
+        for (sequence, _), row in zip(written, rows):
+            tokens = sequence.split()
+            assert len(tokens) < len(row) and set(tokens) <= vocab
+            assert "".join(t for t in tokens if t != "[nop]") == "".join(row)
+
 class JointDenoiser(torch.nn.Module):
     """Exact conditionals of a joint distribution over all V^L rows: p(x0_i = v | the unmasked tokens of x_t)."""
 

@@ -62,3 +62,23 @@ def test_the_molecule_model_tokenizes_seeds_in_its_checkpoints_tokens():
         smiles_to_tokens(smiles, 5, "ring-first")
     with pytest.raises(UserError, match="tokens='smiles' is not a molecule tokenization"):
         smiles_to_tokens(smiles, 30, "smiles")
+
+
+def test_fragments_join_frequent_runs_and_keep_the_molecule():
+    from svdd_cli.domains.selfies_tokens import fragment, learn_fragments
+
+    rows = [ring_first_tokens(s) for s in MOSES_LIKE]
+    learned = learn_fragments(rows, 40)
+    assert learned["[C][=C][C][=C]"] == 4  # kekulé alternation, the aromatic rings' run, is one of the first
+    vocab = {t for row in rows for t in row} | set(learned)
+    for smiles, row in zip(MOSES_LIKE, rows):
+        pieces = fragment(row, vocab, max(learned.values()))
+        assert "".join(pieces) == "".join(row) and len(pieces) < len(row) and set(pieces) <= vocab
+        assert canonical(sf.decoder("".join(pieces))) == canonical(smiles)
+
+
+def test_fragment_takes_the_longest_known_run_and_learning_stops_at_unique_pairs():
+    from svdd_cli.domains.selfies_tokens import fragment, learn_fragments
+
+    assert fragment(["[C]", "[N]", "[O]", "[C]", "[N]"], {"[C][N]", "[C][N][O]"}, 3) == ["[C][N][O]", "[C][N]"]
+    assert learn_fragments([["[C]", "[N]"], ["[O]", "[S]"]], 5) == {}  # no pair seen twice: nothing learned

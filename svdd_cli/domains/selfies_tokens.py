@@ -9,11 +9,15 @@ Plain SELFIES (selfies.split_selfies of RDKit's canonical SMILES) makes two thin
   writes each ring before the substituents of its atoms ("C1C=CC(=CC=1)C"): almost every ring closes with the token
   of its size.
 Both only choose the string: the joined tokens are plain SELFIES, decoded by selfies.decoder.
+Fragments (`learn_fragments`, `fragment`) go one step further: frequent runs of those tokens (a kekulé benzene's
+alternating bonds, an amide) become one token each, learned by byte-pair merging on training rows and applied by
+greedy longest match, so the joined tokens are still plain SELFIES.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import selfies as sf
 from rdkit import Chem
@@ -133,6 +137,44 @@ def ring_first_tokens(smiles: str) -> list[str]:
         return group(list(sf.split_selfies(sf.encoder(ring_first_smiles(mol)))))
     except (sf.EncoderError, KeyError) as err:  # KeyError: a bond order SMILES cannot write (aromatic left over)
         raise ValueError(f"{smiles[:40]!r} has no ring-first SELFIES: {err}") from None
+
+
+def merged(row: list[str], pair: tuple[str, str]) -> list[str]:
+    """`row` with every non-overlapping occurrence of `pair` (left to right) joined into one token."""
+    out, i = [], 0
+    while i < len(row):
+        if i + 1 < len(row) and (row[i], row[i + 1]) == pair:
+            out.append(row[i] + row[i + 1])
+            i += 2
+        else:
+            out.append(row[i])
+            i += 1
+    return out
+
+
+def learn_fragments(rows: list[list[str]], merges: int) -> dict[str, int]:
+    """Byte-pair merging over token rows: up to `merges` new tokens (each the join of the most frequent adjacent
+    pair at its turn, seen at least twice), in the order learned -> how many of the rows' tokens each joins."""
+    learned: dict[str, int] = {}
+    for _ in range(merges):
+        pairs = Counter(pair for row in rows for pair in zip(row, row[1:]))
+        if not pairs or pairs.most_common(1)[0][1] < 2:
+            break
+        (a, b), _count = pairs.most_common(1)[0]
+        learned[a + b] = learned.get(a, 1) + learned.get(b, 1)
+        rows = [merged(row, (a, b)) for row in rows]
+    return learned
+
+
+def fragment(row: list[str], vocab: set[str], width: int) -> list[str]:
+    """Greedy longest match: from the left, the longest run of at most `width` tokens whose join is in `vocab`
+    becomes one token (a single token always matches). The join of the result is the join of `row`."""
+    out, i = [], 0
+    while i < len(row):
+        w = next(w for w in range(min(width, len(row) - i), 0, -1) if w == 1 or "".join(row[i:i + w]) in vocab)
+        out.append("".join(row[i:i + w]))
+        i += w
+    return out
 
 
 TOKENIZERS = {"selfies": selfies_symbols, "ring-first": ring_first_tokens}  # a checkpoint's "tokens" -> SMILES -> row
