@@ -117,7 +117,7 @@ def with_fragments(prepared: Path, out: Path, hashes: Path, merges: int, seed: i
     learned = learn_fragments(random.Random(seed).sample(rows, min(sample, len(rows))), merges)
     vocab = sorted(set((prepared / "vocab.txt").read_text().split()) | set(learned))
     known, width = set(vocab), max(learned.values(), default=1)
-    rewritten = {name: [fragment(row, known, width) for row in token_rows] for name, (token_rows, _, _) in splits.items()}
+    rewritten = {name: [fragment(row, known, width) for row in split[0]] for name, split in splits.items()}
     length = max(len(row) for rows in rewritten.values() for row in rows)
     for name, (_, smiles, _) in splits.items():
         write_split(out / f"{name}.tsv", rewritten[name], smiles, length)

@@ -36,8 +36,8 @@ from svdd_cli.training import Sitting, compact_optimizer, ema_update, expand_opt
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
-    """The `sequence` column of a TSV as token ids (N, L) uint8 (int16 past 256 tokens), cached next to it as .npy (the cache alone
-    is enough: scripts/device_train.sh sends a GPU machine only the .npy files)."""
+    """The `sequence` column of a TSV as token ids (N, L) uint8 (int16 past 256 tokens), cached next to it as .npy
+    (the cache alone is enough: scripts/device_train.sh sends a GPU machine only the .npy files)."""
     cache = path.with_suffix(".tokens.npy")
     if cache.exists() and (not path.exists() or cache.stat().st_mtime > path.stat().st_mtime):
         return torch.from_numpy(np.load(cache))
