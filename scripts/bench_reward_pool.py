@@ -2,9 +2,9 @@
 
     python scripts/bench_reward_pool.py [--target PARP1 --ligands 16 --exhaustiveness 1]
 
-Part 1: the same distinct molecules docked by a Docking reward with workers=1 and with workers=all cores (MOSES
-test molecules from data/molecule/test.tsv when scripts/prepare_molecule.py has written it, else molecules drawn
-from the shipped molecule model); the receptor maps are computed before the clock starts (once,
+Part 1: the same distinct molecules docked by a Docking reward with workers=1 and with workers=all cores
+(MOSES test molecules from data/molecule_ringfirst/test.tsv when scripts/prepare_molecule.py has written it, else
+molecules drawn from the shipped molecule model); the receptor maps are computed before the clock starts (once,
 inherited by the forked workers), so the figures are docking throughput. Part 2: an SVDD-PM run on the
 shipped molecule model guided by the same docking reward (small: --samples x --candidates, --steps),
 reporting the pool's cache hit rate (x0-hat predictions repeat across candidates and steps).
@@ -68,7 +68,7 @@ def main() -> None:
     p.add_argument("--target", default="PARP1")
     p.add_argument("--exhaustiveness", type=int, default=1)
     p.add_argument("--ligands", type=int, default=16)
-    p.add_argument("--data", type=Path, default=Path("data/molecule/test.tsv"))
+    p.add_argument("--data", type=Path, default=Path("data/molecule_ringfirst/test.tsv"))
     p.add_argument("--samples", type=int, default=2)
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--steps", type=int, default=16)

@@ -13,8 +13,6 @@ real test molecules (disjoint from the 10,000) are the ceiling column: their FCD
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import io
 import json
 import random
@@ -36,9 +34,8 @@ from svdd_cli.samplers.ancestral import rollout
 def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
     """(MOSES test SMILES, MOSES's shipped test statistics) from the molsets wheel."""
     with zipfile.ZipFile(wheel) as zf:
-        text = gzip.decompress(zf.read("moses/dataset/data/test.csv.gz")).decode()
         stats = np.load(io.BytesIO(zf.read("moses/dataset/data/test_stats.npz")), allow_pickle=True)["stats"].item()
-    return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))], stats
+    return moses.read_moses(wheel, "test"), stats
 
 
 @torch.inference_mode()
@@ -104,7 +101,8 @@ def evaluate(smiles: list[str], fcd: FCD, ref10k: dict[str, Any], filters: Path,
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, default=Path("checkpoints/molecule_mdlm"))
-    p.add_argument("--wheel", type=Path, default=Path("data/molecule/molsets-0.3.1-py3-none-any.whl"))
+    p.add_argument("--wheel", type=Path, help="the molsets 0.3.1 wheel (default: the one in data/moses/, "
+                                              "downloaded from PyPI there when absent)")
     p.add_argument("--hashes", type=Path, help="training-set hashes (default: <checkpoint>/train_hashes.npy)")
     p.add_argument("--filters", type=Path, default=Path("checkpoints/molecule_moses/moses_filters.smarts"))
     p.add_argument("--samples", type=int, default=2000)
@@ -120,7 +118,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     start = time.time()
-    test, stats = read_wheel(args.wheel)
+    test, stats = read_wheel(args.wheel or moses.moses_wheel(Path("data/moses")))
     rng = random.Random(args.seed)
     drawn = rng.sample(test, args.reference + args.samples)
     ref10k, real = drawn[:args.reference], drawn[args.reference:]

@@ -1,7 +1,7 @@
 """Prepare the real molecule data: MOSES SMILES as fixed-length SELFIES token rows.
 
 Source: the `molsets==0.3.1` wheel on PyPI (MIT), fetched with `pip download --no-deps` into
-data/molecule/ and read by path (never installed: its pinned dependencies do not build).
+the output folder and read by path (never installed: its pinned dependencies do not build).
 Splits: train = a seeded subsample of the 1,584,663 MOSES training SMILES, valid = another
 disjoint subsample of them, test = a seeded subsample of the MOSES test set (176,074).
 Every SMILES is encoded as SELFIES and padded with `[nop]` (ignored by the SELFIES decoder); `--tokens ring-first`
@@ -31,38 +31,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
-import io
 import random
 import shutil
-import subprocess
-import sys
-import zipfile
 from pathlib import Path
 
 from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, save_smiles_hashes
-from svdd_cli.domains.selfies_tokens import TOKENIZERS, fragment, learn_fragments
-
-WHEEL = "molsets==0.3.1"
-MEMBERS = {"train": "moses/dataset/data/train.csv.gz", "test": "moses/dataset/data/test.csv.gz"}
-
-
-def moses_wheel(folder: Path) -> Path:
-    """The molsets wheel in `folder`, downloaded (no dependencies) when absent."""
-    found = sorted(folder.glob("molsets-0.3.1-*.whl"))
-    if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", WHEEL, "-d", str(folder)],
-                       check=True)
-        found = sorted(folder.glob("molsets-0.3.1-*.whl"))
-    return found[0]
-
-
-def read_moses(wheel: Path, split: str) -> list[str]:
-    """The SMILES column of a MOSES split ('train' or 'test'), read from the wheel by path."""
-    with zipfile.ZipFile(wheel) as zf:
-        text = gzip.decompress(zf.read(MEMBERS[split])).decode()
-    return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))]
+from svdd_cli.domains.moses import moses_wheel, read_moses
+from svdd_cli.domains.selfies_tokens import TOKENIZERS, fragment, learn_fragments, scheme_tokens
 
 
 def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: int) -> None:
@@ -92,7 +68,7 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
     for smi in read_moses(moses_wheel(prepared), "train"):
         if smi in held_out:
             continue
-        row = TOKENIZERS[scheme](smi)
+        row = scheme_tokens(smi, scheme, vocab)
         if len(row) > length or not known.issuperset(row):
             dropped += 1
             continue

@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,14 +71,17 @@ def test_prepare_molecule_extend_keeps_the_split_vocabulary_and_length(tmp_path)
     assert (out / "vocab.txt").read_text() == (prepared / "vocab.txt").read_text() and (out / "hashes.npy").is_file()
 
 
-def test_prepare_molecule_extend_keeps_ring_first_tokens(tmp_path):
-    from svdd_cli.domains.selfies_tokens import ring_first_tokens
+@pytest.mark.parametrize("scheme", ["ring-first", "ring-first+fragments"])
+def test_prepare_molecule_extend_keeps_the_prepared_tokens(tmp_path, scheme):
+    from svdd_cli.domains.selfies_tokens import scheme_tokens
 
     prepared, out = tmp_path / "prepared", tmp_path / "full"
     prepared.mkdir()
-    toluene = ring_first_tokens("Cc1ccccc1")
-    (prepared / "vocab.txt").write_text("\n".join(sorted(set(toluene)) + ["[nop]"]) + "\n")
-    (prepared / "tokens.txt").write_text("ring-first\n")
+    vocab = [*scheme_tokens("Cc1ccccc1", "ring-first"), "[C][=C][C][=C]"]  # the fragment: a kekulé benzene's run
+    toluene = scheme_tokens("Cc1ccccc1", scheme, vocab)
+    assert ("[C][=C][C][=C]" in toluene) == scheme.endswith("+fragments")
+    (prepared / "vocab.txt").write_text("\n".join(sorted(set(vocab)) + ["[nop]"]) + "\n")
+    (prepared / "tokens.txt").write_text(scheme + "\n")
     padded = " ".join(toluene + ["[nop]"])
     (prepared / "valid.tsv").write_text(f"sequence\tsmiles\n{padded}\tCc1ccccc1\n")
     (prepared / "test.tsv").write_text(f"sequence\tsmiles\n{padded}\tCc1ccccc1\n")
@@ -86,8 +90,7 @@ def test_prepare_molecule_extend_keeps_ring_first_tokens(tmp_path):
                            "--out", str(out), "--hashes", str(out / "hashes.npy")], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     rows = (out / "train.tsv").read_text().splitlines()[1:]
-    assert [r.split("\t")[0] for r in rows] == [padded, padded] and (out / "tokens.txt").read_text() == "ring-first\n"
-
+    assert [r.split("\t")[0] for r in rows] == [padded, padded] and (out / "tokens.txt").read_text() == scheme + "\n"
 
 
 def test_prepare_molecule_fragments_rewrites_every_split_into_shorter_rows_of_the_same_molecules(tmp_path):

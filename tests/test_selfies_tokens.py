@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import selfies as sf
 from rdkit import Chem
@@ -62,6 +64,26 @@ def test_the_molecule_model_tokenizes_seeds_in_its_checkpoints_tokens():
         smiles_to_tokens(smiles, 5, "ring-first")
     with pytest.raises(UserError, match="tokens='smiles' is not a molecule tokenization"):
         smiles_to_tokens(smiles, 30, "smiles")
+
+
+def test_seeds_take_the_tokens_and_fragments_the_checkpoint_names(tmp_path):
+    from svdd_cli.domains.molecule import PAD, selfies_to_smiles, smiles_to_tokens
+    from svdd_cli.errors import UserError
+
+    smiles, chain = "Cc1ccc(CCCCO)cc1", "[C][C][C][C][O]"
+    base = ring_first_tokens(smiles)
+    for scheme, vocab in (("ring-first", base), ("ring-first+fragments", [*base, "[C][C][C]", chain])):
+        folder = tmp_path / scheme
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"vocab": [*vocab, PAD], "tokens": scheme}))
+        row = smiles_to_tokens(smiles, 16, checkpoint=folder)
+        assert len(row) == 16 and selfies_to_smiles("".join(row)) == canonical(smiles)
+        assert (chain in row) == scheme.endswith("+fragments") and set(row) <= {*vocab, PAD}
+    assert smiles_to_tokens(smiles, 16, checkpoint=tmp_path / "ring-first") == base + [PAD] * (16 - len(base))
+    with pytest.raises(UserError, match="needs the model's vocabulary: set model.tokenize.checkpoint"):
+        smiles_to_tokens(smiles, 16, "ring-first+fragments")
+    with pytest.raises(UserError, match="no config.json there"):
+        smiles_to_tokens(smiles, 16, checkpoint=tmp_path)
 
 
 def test_fragments_join_frequent_runs_and_keep_the_molecule():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import statistics
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from rdkit.Chem import Descriptors, Draw
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains import moses
 from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
-from svdd_cli.domains.selfies_tokens import TOKENIZERS
+from svdd_cli.domains.selfies_tokens import FRAGMENTS, TOKENIZERS, scheme_tokens
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
@@ -38,14 +39,32 @@ def selfies_to_smiles(selfies: str) -> str:
         return ""
 
 
-def smiles_to_tokens(smiles: str, length: int, tokens: str = "selfies") -> list[str]:
-    """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the model's `tokens`
-    (its config.json: "selfies", or "ring-first" grouped SELFIES, svdd_cli.domains.selfies_tokens); ValueError
+@cache
+def checkpoint_tokens(folder: str) -> tuple[str, tuple[str, ...]]:
+    """(tokens scheme, vocabulary) of a molecule checkpoint folder's config.json ("selfies" when it names none)."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise UserError(f"model.tokenize.checkpoint={folder}: no config.json there (a folder written by "
+                        "scripts/train_mdlm.py --export)")
+    config = json.loads(path.read_text())
+    return config.get("tokens", "selfies"), tuple(config["vocab"])
+
+
+def smiles_to_tokens(smiles: str, length: int, tokens: str | None = None,
+                     checkpoint: str | Path | None = None) -> list[str]:
+    """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the `tokens` of the model
+    (default: those its `checkpoint` folder's config.json names, else "selfies"; "ring-first" = grouped ring-first
+    SELFIES; "+fragments" ones need the checkpoint's vocabulary: svdd_cli.domains.selfies_tokens); ValueError
     when RDKit cannot parse it or it needs more than `length` tokens."""
-    if tokens not in TOKENIZERS:
-        raise UserError(f"model.tokenize.tokens={tokens!r} is not a molecule tokenization; use "
-                        f"{' or '.join(TOKENIZERS)}")
-    row = TOKENIZERS[tokens](smiles)
+    scheme, vocab = checkpoint_tokens(str(checkpoint)) if checkpoint is not None else ("selfies", ())
+    scheme = tokens or scheme
+    if scheme.removesuffix(FRAGMENTS) not in TOKENIZERS:
+        raise UserError(f"model.tokenize.tokens={scheme!r} is not a molecule tokenization; use "
+                        f"{' or '.join(TOKENIZERS)} (+ {FRAGMENTS} with model.tokenize.checkpoint)")
+    if scheme.endswith(FRAGMENTS) and not vocab:
+        raise UserError(f"model.tokenize.tokens={scheme!r} needs the model's vocabulary: set "
+                        "model.tokenize.checkpoint to its folder")
+    row = scheme_tokens(smiles, scheme, vocab)
     if len(row) > length:
         raise ValueError(f"{smiles[:40]!r} needs {len(row)} SELFIES tokens; the model's length is {length}")
     return row + [PAD] * (length - len(row))

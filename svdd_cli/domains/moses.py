@@ -10,8 +10,14 @@ no charges, no ring >= 8), plus ring statistics (a ring of >= 7 atoms, an aromat
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
 import math
 import statistics
+import subprocess
+import sys
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -26,6 +32,24 @@ from rdkit.Chem.Scaffolds import MurckoScaffold
 from svdd_cli.domains.chem import mol_properties
 
 ALLOWED_ATOMS = {"C", "N", "S", "O", "F", "Cl", "Br", "H"}
+WHEEL = "molsets==0.3.1"  # MOSES's data and statistics, read by path (never installed: its pins do not build)
+
+
+def moses_wheel(folder: Path) -> Path:
+    """The molsets wheel in `folder`, downloaded there from PyPI (no dependencies) when absent."""
+    found = sorted(folder.glob("molsets-0.3.1-*.whl"))
+    if not found:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", WHEEL, "-d", str(folder)],
+                       check=True)
+        found = sorted(folder.glob("molsets-0.3.1-*.whl"))
+    return found[0]
+
+
+def read_moses(wheel: Path, split: str) -> list[str]:
+    """The SMILES column of a MOSES split ('train' or 'test'), read from the molsets wheel by path."""
+    with zipfile.ZipFile(wheel) as zf:
+        text = gzip.decompress(zf.read(f"moses/dataset/data/{split}.csv.gz")).decode()
+    return [row["SMILES"] for row in csv.DictReader(io.StringIO(text))]
 
 
 def mols(smiles: Iterable[str]) -> list[Chem.Mol]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 
 import selfies as sf
 from rdkit import Chem
@@ -178,3 +179,14 @@ def fragment(row: list[str], vocab: set[str], width: int) -> list[str]:
 
 
 TOKENIZERS = {"selfies": selfies_symbols, "ring-first": ring_first_tokens}  # a checkpoint's "tokens" -> SMILES -> row
+FRAGMENTS = "+fragments"  # a scheme's suffix: its rows rewritten in the fragments of the model's vocabulary
+
+
+def scheme_tokens(smiles: str, scheme: str, vocab: Collection[str] = ()) -> list[str]:
+    """A SMILES -> its unpadded row in `scheme` (a checkpoint's "tokens": a TOKENIZERS key, optionally + FRAGMENTS,
+    which matches the fragments of `vocab`); KeyError for an unknown scheme, ValueError for an unreadable SMILES."""
+    row = TOKENIZERS[scheme.removesuffix(FRAGMENTS)](smiles)
+    if not scheme.endswith(FRAGMENTS):
+        return row
+    # a fragment's SELFIES symbols bound the tokens it joins (a symbol string splits into tokens one way only)
+    return fragment(row, set(vocab), max((token.count("[") for token in vocab), default=1))
