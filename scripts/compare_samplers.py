@@ -75,7 +75,9 @@ def main() -> None:
                f"hydra.sweep.dir={args.out}", *overrides]
     if not args.table_only:
         print("$ " + " ".join(command[2:]), flush=True)
-        subprocess.run(command, check=True)
+        returncode = subprocess.run(command).returncode
+        if returncode:  # svdd printed why (one line for a user's mistake); no second trace from here
+            sys.exit(returncode)
     order = args.samplers.split(",")
     summaries = sorted((json.loads(f.read_text()) for f in args.out.glob("*/summary.json")),
                        key=lambda s: order.index(s["choices"]["sampler"]))

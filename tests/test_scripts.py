@@ -45,6 +45,14 @@ def test_compare_samplers_table_shows_headline_naturalness_and_extrapolating_ora
     assert "gc_mean" in compare.table([summary], "all") and "gc_mean" not in compare.table([summary])
 
 
+def test_compare_samplers_passes_on_a_bad_setting_as_svdds_one_line_error(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_samplers.py"), "--samplers",
+                           "ancestral,svdd", "--out", str(tmp_path), "sampler.guide_from=0.5"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "Could not override 'sampler.guide_from'" in done.stderr and not (tmp_path / "results.md").exists()
+
+
 def fake_moses_wheel(folder: Path, train: list[str]) -> None:
     """A molsets wheel holding only MOSES's train split (what prepare_molecule.py reads)."""
     text = "SMILES,SPLIT\n" + "".join(f"{s},train\n" for s in train)
