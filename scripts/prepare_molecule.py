@@ -57,11 +57,17 @@ def read_split(path: Path) -> tuple[list[list[str]], list[str], int]:
     return [[t for t in row if t != PAD] for row in padded], [r["smiles"] for r in rows], len(padded[0])
 
 
+def tokens_scheme(prepared: Path) -> str:
+    """The tokens scheme recorded in `prepared`/tokens.txt ("selfies" for folders made before it existed)."""
+    recorded = prepared / "tokens.txt"
+    return recorded.read_text().strip() if recorded.exists() else "selfies"
+
+
 def extend(prepared: Path, out: Path, hashes: Path) -> None:
     """Every MOSES training molecule outside `prepared`'s valid split that fits its vocabulary and length, as out's
     train split; valid, test and vocab.txt copied from `prepared`."""
     vocab = (prepared / "vocab.txt").read_text().split()
-    scheme = (prepared / "tokens.txt").read_text().strip() if (prepared / "tokens.txt").exists() else "selfies"
+    scheme = tokens_scheme(prepared)
     valid_tokens, valid_smiles, length = read_split(prepared / "valid.tsv")
     held_out = set(valid_smiles)
     known, kept_tokens, kept_smiles, dropped = set(vocab), [], [], 0
@@ -87,7 +93,7 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
 def with_fragments(prepared: Path, out: Path, hashes: Path, merges: int, seed: int, sample: int = 20_000) -> None:
     """`prepared`'s splits in fragment tokens: `merges` fragments learned on `sample` of its training rows, every
     row rewritten by greedy longest match; vocab.txt = the prepared tokens + the fragments."""
-    scheme = (prepared / "tokens.txt").read_text().strip() if (prepared / "tokens.txt").exists() else "selfies"
+    scheme = tokens_scheme(prepared)
     splits = {name: read_split(prepared / f"{name}.tsv") for name in ("train", "valid", "test")}
     rows = splits["train"][0]
     learned = learn_fragments(random.Random(seed).sample(rows, min(sample, len(rows))), merges)
