@@ -4,19 +4,19 @@
 #   bash scripts/device_train.sh prepare      # here: wheels + token files into .device/ (git-ignored)
 #   run(command="bash scripts/device_train.sh run 7", carry=[".device"], timeout_s=560)   # there: 7 minutes
 #     (BATCH=512 by default there: sequences per step; the CPU sittings used 128)
-#   bash scripts/device_train.sh restore <files_at>   # here: the returned state into training/molecule_ringfirst
+#   bash scripts/device_train.sh restore <files_at>   # here: the returned state into training/molecule_fragments
 #
 # The GPU machine has torch but not hydra-core / omegaconf (svdd_cli imports them): `prepare` downloads their
 # pure-Python wheels. It gets the training data as one compressed .npz of the token caches (unpacked there into the
-# .npy caches scripts/train_mdlm.py reads without the TSVs; DATA=data/molecule_ringfirst_full sends the 1.57M molecules of
-# `prepare_molecule.py --extend`, ~19 MB). What travels is at most 64 MiB: the tracked tree is larger once training states and
+# .npy caches scripts/train_mdlm.py reads without the TSVs; DATA=data/molecule_fragments_full sends the ~1.57M molecules of
+# `prepare_molecule.py --extend`). What travels is at most 64 MiB: the tracked tree is larger once training states and
 # checkpoints are committed, so `prepare` moves checkpoints/ and the other training states to .device-aside/
 # (git-ignored; `restore` moves them back; `git checkout -- checkpoints training` also would). What comes back is
 # at most 8 files of 16 MiB: the state's shards are <= 15 MiB each (svdd_cli/training.py) plus state.json and
 # log.jsonl.
 set -euo pipefail
-STATE=${STATE:-training/molecule_ringfirst}
-DATA=${DATA:-data/molecule_ringfirst}  # DATA=data/molecule_ringfirst_full: the ~1.57M of prepare_molecule.py --extend
+STATE=${STATE:-training/molecule_fragments}
+DATA=${DATA:-data/molecule_fragments}  # DATA=data/molecule_fragments_full: the ~1.57M of prepare_molecule.py --extend
 DEVICE=${DEVICE:-cuda}  # DEVICE=cpu tries the run mode here
 mode=${1:?usage: prepare | run MINUTES | restore FILES_AT}
 

@@ -14,15 +14,15 @@ Writes <out>/{train,valid,test}.tsv (columns sequence = space-separated tokens, 
 
     python scripts/prepare_molecule.py [--train 200000 --valid 10000 --test 10000 --seed 0 --tokens selfies]
     python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst \
-        --hashes data/molecule_ringfirst/train_hashes.npy     # the shipped prior's data (its MODEL_CARD.md)
+        --hashes data/molecule_ringfirst/train_hashes.npy     # then --fragments (below): the shipped prior's data
 
 More data for a prepared model: `--extend data/molecule_ringfirst --out data/molecule_ringfirst_full --hashes
 data/molecule_ringfirst_full/train_hashes.npy` keeps that folder's valid / test split, vocabulary and length,
 and trains on every other MOSES training molecule whose tokens fit them (about 1.57M; the few with a new token or
 more tokens are dropped and counted), in the prepared folder's tokens.
 
-Fragment tokens for a prepared folder: `--fragments data/molecule_ringfirst --merges 350 --out data/molecule_fragments
---hashes data/molecule_fragments/train_hashes.npy` learns 350 multi-token fragments by byte-pair merging on 20,000 of
+Fragment tokens for a prepared folder (the shipped prior's, checkpoints/molecule_mdlm/MODEL_CARD.md): `--fragments
+data/molecule_ringfirst --merges 350 --out data/molecule_fragments --hashes data/molecule_fragments/train_hashes.npy` learns 350 multi-token fragments by byte-pair merging on 20,000 of
 its training rows (selfies_tokens.learn_fragments) and rewrites every split by greedy longest match (the same
 molecules in shorter rows, padded to the longest); tokens.txt says e.g. "ring-first+fragments".
 """

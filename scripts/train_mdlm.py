@@ -4,7 +4,9 @@ The recipe of checkpoints/molecule_mdlm is in its MODEL_CARD.md; in short
 
     python scripts/prepare_molecule.py --tokens ring-first --length 40 --out data/molecule_ringfirst \
         --hashes data/molecule_ringfirst/train_hashes.npy
-    OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule_ringfirst --state training/molecule_ringfirst
+    python scripts/prepare_molecule.py --fragments data/molecule_ringfirst --merges 350 --out data/molecule_fragments \
+        --hashes data/molecule_fragments/train_hashes.npy
+    OMP_NUM_THREADS=1 python scripts/train_mdlm.py --data data/molecule_fragments --state training/molecule_fragments
 
 Running the same command again resumes from the state in <state> (weights, EMA, AdamW moments in bf16,
 step, data order, RNG), which is rewritten every --save-minutes and when the sitting ends (--minutes, --max-steps,
