@@ -22,9 +22,10 @@ and trains on every other MOSES training molecule whose tokens fit them (about 1
 more tokens are dropped and counted), in the prepared folder's tokens.
 
 Fragment tokens for a prepared folder (the shipped prior's, checkpoints/molecule_mdlm/MODEL_CARD.md): `--fragments
-data/molecule_ringfirst --merges 350 --out data/molecule_fragments --hashes data/molecule_fragments/train_hashes.npy` learns 350 multi-token fragments by byte-pair merging on 20,000 of
-its training rows (selfies_tokens.learn_fragments) and rewrites every split by greedy longest match (the same
-molecules in shorter rows, padded to the longest); tokens.txt says e.g. "ring-first+fragments".
+data/molecule_ringfirst --merges 350 --out data/molecule_fragments --hashes data/molecule_fragments/train_hashes.npy`
+learns 350 multi-token fragments by byte-pair merging on 20,000 of its training rows (selfies_tokens.learn_fragments)
+and rewrites every split by greedy longest match (the same molecules in shorter rows, padded to the longest);
+tokens.txt says e.g. "ring-first+fragments".
 """
 
 from __future__ import annotations
