@@ -72,7 +72,9 @@ def extend(prepared: Path, out: Path, hashes: Path) -> None:
     valid_tokens, valid_smiles, length = read_split(prepared / "valid.tsv")
     held_out = set(valid_smiles)
     known, kept_tokens, kept_smiles, dropped = set(vocab), [], [], 0
-    for smi in read_moses(moses_wheel(prepared), "train"):
+    for seen, smi in enumerate(read_moses(moses_wheel(prepared), "train"), 1):
+        if seen % 100_000 == 0:
+            print(f"{seen} MOSES training molecules read, {len(kept_tokens)} kept", flush=True)
         if smi in held_out:
             continue
         row = scheme_tokens(smi, scheme, vocab)
