@@ -29,6 +29,7 @@ from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
 from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
 from svdd_cli.samplers.ancestral import rollout
+from svdd_cli.training import bf16_is_fast
 
 
 def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
@@ -111,12 +112,14 @@ def main() -> None:
                    help="one token per network call (the continuous-time limit; the model's length in NFEs)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=False, help="bf16 autocast (fast on AMX)")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast (default: on CPUs with AMX, where it is fast; samples differ from fp32's)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, help="JSON file (default: <checkpoint>/eval_metrics.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    bf16 = bf16_is_fast(torch.device("cpu")) if args.bf16 is None else args.bf16
     start = time.time()
     test, stats = read_wheel(args.wheel or moses.moses_wheel(Path("data/moses")))
     rng = random.Random(args.seed)
@@ -124,7 +127,7 @@ def main() -> None:
     ref10k, real = drawn[:args.reference], drawn[args.reference:]
     model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
                                             detokenize=selfies_to_smiles)
-    generated = sample_smiles(model, args.samples, args.batch_size, args.seed, args.bf16, args.exact)
+    generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16, args.exact)
     sampling_s = time.time() - start
     hashes = args.hashes or args.checkpoint / "train_hashes.npy"
     training = np.load(hashes) if hashes.is_file() else None
@@ -132,7 +135,7 @@ def main() -> None:
     ref = moses.reference_stats(ref10k, fcd)
     result = {"checkpoint": str(args.checkpoint), "samples": args.samples,
               "steps": "one token per step" if args.exact else args.steps, "seed": args.seed,
-              "bf16": args.bf16, "sampling_s": sampling_s,
+              "bf16": bf16, "sampling_s": sampling_s,
               "training_hashes": str(hashes) if training is not None else None,
               "generated": evaluate(generated, fcd, ref, args.filters, training, stats),
               f"real_test_{args.samples}": evaluate(real, fcd, ref, args.filters, None),

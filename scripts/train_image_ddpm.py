@@ -25,7 +25,15 @@ from diffusers import DDPMScheduler, UNet2DModel
 
 from svdd_cli.checkpoint import resolve_device
 from svdd_cli.domains.fashion import load_fashion_mnist
-from svdd_cli.training import Sitting, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
+from svdd_cli.training import (
+    Sitting,
+    bf16_is_fast,
+    compact_optimizer,
+    ema_update,
+    expand_optimizer,
+    load_state,
+    save_state,
+)
 
 
 def make_unet(channels: list[int], layers: int) -> UNet2DModel:
@@ -50,7 +58,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--ema", type=float, default=0.9995)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast (default: where it is fast, on CUDA and CPUs with AMX)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (a GPU sitting continues a CPU one)")
     p.add_argument("--seed", type=int, default=0)
@@ -83,6 +92,7 @@ def main() -> None:
         return
 
     device = resolve_device(args.device)
+    bf16 = bf16_is_fast(device) if args.bf16 is None else args.bf16
     net, ema = net.to(device), ema.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=0.0)
     if saved:
@@ -112,7 +122,7 @@ def main() -> None:
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
         for group in opt.param_groups:
             group["lr"] = config["lr"] * min(1.0, (step + 1) / config["warmup"])
-        with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             prediction = net(x_t, t.to(device)).sample
         loss = (prediction.float() - eps).square().mean()
         opt.zero_grad(set_to_none=True)

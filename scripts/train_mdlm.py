@@ -34,7 +34,15 @@ import torch
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
-from svdd_cli.training import Sitting, compact_optimizer, ema_update, expand_optimizer, load_state, save_state
+from svdd_cli.training import (
+    Sitting,
+    bf16_is_fast,
+    compact_optimizer,
+    ema_update,
+    expand_optimizer,
+    load_state,
+    save_state,
+)
 
 
 def load_tokens(path: Path, vocab: list[str]) -> torch.Tensor:
@@ -92,7 +100,8 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--cond-dim", type=int, default=64)
-    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True, help="bf16 autocast")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bf16 autocast (default: where it is fast, on CUDA and CPUs with AMX)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (a GPU sitting continues a CPU one)")
     p.add_argument("--seed", type=int, default=0)
@@ -102,6 +111,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     saved = load_state(args.state)
     device = resolve_device(args.device)
+    bf16 = bf16_is_fast(device) if args.bf16 is None else args.bf16
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,
@@ -173,7 +183,7 @@ def main() -> None:
         for group in opt.param_groups:
             group["lr"] = learning_rate(config["train"], step, args.max_steps, args.cooldown)
         t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4).to(device)  # antithetic
-        with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss = model.nelbo(batch, t).mean() / config["length"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -190,7 +200,7 @@ def main() -> None:
             print(record, flush=True)
             running.clear()
         if step % args.eval_every == 0:
-            with torch.autocast(device.type, torch.bfloat16, enabled=args.bf16):
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 nelbo = validation_nelbo(eval_model, valid, seed=1)
             log.write(json.dumps({"step": step, "valid_nelbo_ema": nelbo,
                                   "bits_per_token": nelbo / config["length"] / math.log(2)}) + "\n")

@@ -23,6 +23,18 @@ from torch import Tensor, nn
 SHARD_BYTES = 15 * 2 ** 20
 INDEX = "state.json"
 LEGACY = "state.pt"  # one torch.save file (before shards); read, never written
+CPUINFO = Path("/proc/cpuinfo")
+
+
+def bf16_is_fast(device: torch.device, cpuinfo: Path = CPUINFO) -> bool:
+    """Whether bf16 autocast speeds `device` up: on CUDA, and on CPUs with AMX (`amx_bf16` among cpuinfo's flags);
+    elsewhere (AVX2, most AVX-512) it emulates bf16 and a training step runs ~100x slower."""
+    if device.type == "cuda":
+        return True
+    try:
+        return device.type == "cpu" and "amx_bf16" in cpuinfo.read_text().split()
+    except OSError:
+        return False
 
 
 def compact_optimizer(state: dict) -> dict:
