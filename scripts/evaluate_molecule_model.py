@@ -29,7 +29,7 @@ from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
 from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
 from svdd_cli.samplers.ancestral import rollout
-from svdd_cli.training import bf16_is_fast
+from svdd_cli.training import use_bf16
 
 
 def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
@@ -119,7 +119,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, help="JSON file (default: <checkpoint>/eval_metrics.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    bf16 = bf16_is_fast(torch.device("cpu")) if args.bf16 is None else args.bf16
+    bf16 = use_bf16(torch.device("cpu"), args.bf16)
     start = time.time()
     test, stats = read_wheel(args.wheel or moses.moses_wheel(Path("data/moses")))
     rng = random.Random(args.seed)

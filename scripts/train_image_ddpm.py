@@ -27,12 +27,12 @@ from svdd_cli.checkpoint import resolve_device
 from svdd_cli.domains.fashion import load_fashion_mnist
 from svdd_cli.training import (
     Sitting,
-    bf16_is_fast,
     compact_optimizer,
     ema_update,
     expand_optimizer,
     load_state,
     save_state,
+    use_bf16,
 )
 
 
@@ -92,7 +92,7 @@ def main() -> None:
         return
 
     device = resolve_device(args.device)
-    bf16 = bf16_is_fast(device) if args.bf16 is None else args.bf16
+    bf16 = use_bf16(device, args.bf16)
     net, ema = net.to(device), ema.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config["lr"], weight_decay=0.0)
     if saved:

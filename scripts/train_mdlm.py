@@ -36,12 +36,12 @@ from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.training import (
     Sitting,
-    bf16_is_fast,
     compact_optimizer,
     ema_update,
     expand_optimizer,
     load_state,
     save_state,
+    use_bf16,
 )
 
 
@@ -111,7 +111,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     saved = load_state(args.state)
     device = resolve_device(args.device)
-    bf16 = bf16_is_fast(device) if args.bf16 is None else args.bf16
+    bf16 = use_bf16(device, args.bf16)
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,

@@ -26,9 +26,12 @@ LEGACY = "state.pt"  # one torch.save file (before shards); read, never written
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def bf16_is_fast(device: torch.device, cpuinfo: Path = CPUINFO) -> bool:
-    """Whether bf16 autocast speeds `device` up: on CUDA, and on CPUs with AMX (`amx_bf16` among cpuinfo's flags);
-    elsewhere (AVX2, most AVX-512) it emulates bf16 and a training step runs ~100x slower."""
+def use_bf16(device: torch.device, requested: bool | None = None, cpuinfo: Path = CPUINFO) -> bool:
+    """Whether to autocast to bf16 on `device`: as `requested` (a --bf16/--no-bf16 flag), else where it is fast —
+    on CUDA, and on CPUs with AMX (`amx_bf16` among cpuinfo's flags); elsewhere (AVX2, most AVX-512) bf16 is
+    emulated and a training step runs ~100x slower."""
+    if requested is not None:
+        return requested
     if device.type == "cuda":
         return True
     try:

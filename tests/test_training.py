@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from svdd_cli import training
-from svdd_cli.training import bf16_is_fast, compact_optimizer, expand_optimizer, load_state, save_state
+from svdd_cli.training import compact_optimizer, expand_optimizer, load_state, save_state, use_bf16
 
 
 def sitting(net: torch.nn.Module, opt: torch.optim.Optimizer, steps: int) -> None:
@@ -97,7 +97,9 @@ def test_bf16_is_on_by_default_only_where_it_is_fast(tmp_path):
     amx, avx2 = tmp_path / "amx", tmp_path / "avx2"
     amx.write_text("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
     avx2.write_text("flags\t\t: fpu avx2 fma\n")
-    assert bf16_is_fast(torch.device("cpu"), amx)
-    assert not bf16_is_fast(torch.device("cpu"), avx2)  # emulated bf16: a training step ~100x slower
-    assert not bf16_is_fast(torch.device("cpu"), tmp_path / "missing")  # no /proc (macOS, Windows)
-    assert bf16_is_fast(torch.device("cuda"), avx2)
+    cpu = torch.device("cpu")
+    assert use_bf16(cpu, cpuinfo=amx)
+    assert not use_bf16(cpu, cpuinfo=avx2)  # emulated bf16: a training step ~100x slower
+    assert not use_bf16(cpu, cpuinfo=tmp_path / "missing")  # no /proc (macOS, Windows)
+    assert use_bf16(torch.device("cuda"), cpuinfo=avx2)
+    assert use_bf16(cpu, True, avx2) and not use_bf16(cpu, False, amx)  # --bf16 / --no-bf16 win
