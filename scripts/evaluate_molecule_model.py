@@ -16,6 +16,7 @@ import argparse
 import io
 import json
 import random
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -57,6 +58,7 @@ def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf
     """n decoded ancestral samples: model.num_steps steps of the reverse process, or one token per step (exact)."""
     generator = torch.Generator(model.device).manual_seed(seed)
     out: list[str] = []
+    start = time.time()
     with torch.autocast(model.device.type, torch.bfloat16, enabled=bf16):
         while len(out) < n:
             x = model.init(min(batch_size, n - len(out)), generator)
@@ -65,6 +67,9 @@ def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf
             else:
                 x = rollout(model, x, generator, lambda record: None)
             out.extend(model.decode(x))
+            elapsed = time.time() - start
+            print(f"sampled {len(out):,} of {n:,} molecules in {elapsed:.0f} s "
+                  f"(~{elapsed * (n - len(out)) / len(out):.0f} s left)", file=sys.stderr, flush=True)
     return out
 
 
@@ -129,6 +134,9 @@ def main() -> None:
                                             detokenize=selfies_to_smiles)
     generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16, args.exact)
     sampling_s = time.time() - start
+    out = args.out or args.checkpoint / "eval_metrics.json"
+    out.with_suffix(".smi").write_text("\n".join(generated) + "\n")  # kept if the metrics fail
+    print(f"wrote {out.with_suffix('.smi')}; computing the metrics", file=sys.stderr, flush=True)
     hashes = args.hashes or args.checkpoint / "train_hashes.npy"
     training = np.load(hashes) if hashes.is_file() else None
     fcd = FCD(device="cpu", n_jobs=1)
@@ -140,9 +148,7 @@ def main() -> None:
               "generated": evaluate(generated, fcd, ref, args.filters, training, stats),
               f"real_test_{args.samples}": evaluate(real, fcd, ref, args.filters, None),
               "total_s": time.time() - start}
-    out = args.out or args.checkpoint / "eval_metrics.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    (out.with_suffix(".smi")).write_text("\n".join(generated) + "\n")
     print(json.dumps(result, indent=2))
 
 
