@@ -128,6 +128,8 @@ def main() -> None:
                    help="also score as many real test molecules (the ceiling column)")
     p.add_argument("--out", type=Path, help="JSON file (default: <checkpoint>/eval_metrics.json)")
     args = p.parse_args()
+    if args.smiles and not args.smiles.is_file():
+        p.error(f"--smiles {args.smiles}: no such file (one SMILES per line)")
     torch.set_num_threads(args.threads)
     bf16 = use_bf16(torch.device("cpu"), args.bf16)
     start = time.time()

@@ -158,3 +158,12 @@ def test_one_token_per_step_draws_exactly_from_a_consistent_denoiser():
     frequencies = torch.bincount(index, minlength=8).float() / len(x)
     assert (x != model.mask_id).all()
     assert (frequencies - joint.flatten()).abs().max() < 0.025, frequencies
+
+
+def test_evaluate_molecule_model_names_a_missing_smiles_file(tmp_path, monkeypatch, capsys):
+    evaluate = load_script("evaluate_molecule_model")
+    missing = tmp_path / "designs.smi"
+    monkeypatch.setattr("sys.argv", ["evaluate_molecule_model.py", "--smiles", str(missing)])
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main()
+    assert exit_.value.code == 2 and f"--smiles {missing}: no such file" in capsys.readouterr().err
