@@ -136,12 +136,14 @@ def main() -> None:
     test, stats = read_wheel(args.wheel or moses.moses_wheel(Path("data/moses")))
     out = args.out or args.checkpoint / "eval_metrics.json"
     if args.smiles:
-        generated, sampling_s = args.smiles.read_text().removesuffix("\n").split("\n"), None
+        generated = args.smiles.read_text().removesuffix("\n").split("\n")
+        source = {"smiles": str(args.smiles)}
     else:
         model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
                                                 detokenize=selfies_to_smiles)
         generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16, args.exact)
-        sampling_s = time.time() - start
+        source = {"steps": "one token per step" if args.exact else args.steps, "bf16": bf16,
+                  "sampling_s": time.time() - start}
         out.with_suffix(".smi").write_text("\n".join(generated) + "\n")  # kept if the metrics fail
         print(f"wrote {out.with_suffix('.smi')}; computing the metrics", file=sys.stderr, flush=True)
     drawn = random.Random(args.seed).sample(test, args.reference + len(generated))
@@ -150,9 +152,7 @@ def main() -> None:
     training = np.load(hashes) if hashes.is_file() else None
     fcd = FCD(device="cpu", n_jobs=1)
     ref = moses.reference_stats(ref10k, fcd)
-    result = {"checkpoint": str(args.checkpoint), "samples": len(generated),
-              "steps": "one token per step" if args.exact else args.steps, "seed": args.seed,
-              "bf16": bf16, "sampling_s": sampling_s, "smiles": str(args.smiles) if args.smiles else None,
+    result = {"checkpoint": str(args.checkpoint), "samples": len(generated), "seed": args.seed, **source,
               "training_hashes": str(hashes) if training is not None else None,
               "generated": evaluate(generated, fcd, ref, args.filters, training, stats)}
     if args.ceiling:
