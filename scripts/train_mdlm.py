@@ -100,6 +100,9 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--cond-dim", type=int, default=64)
+    p.add_argument("--positions", type=int, default=0,
+                   help="learned absolute positions for up to N tokens (0: rotary only, MDLM's); a saved state "
+                        "without them gets them zero-initialised and goes on from where it was")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bf16 autocast (default: where it is fast, on CUDA and CPUs with AMX)")
     p.add_argument("--threads", type=int, default=1)
@@ -118,13 +121,16 @@ def main() -> None:
                      "n_blocks": args.blocks, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
         "train": {"data": str(args.data), "batch_size": args.batch_size or 128, "lr": args.lr, "warmup": args.warmup,
                   "ema": args.ema, "seed": args.seed}}
+    added_positions = bool(args.positions) and not config["backbone"].get("positions")
+    if added_positions:
+        config["backbone"]["positions"] = args.positions
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
     net = DIT(len(config["vocab"]) + 1, **backbone)
     ema = DIT(len(config["vocab"]) + 1, **backbone)
     step, epoch, position = 0, 0, 0
     if saved:
-        net.load_state_dict(saved["model"])
-        ema.load_state_dict(saved["ema"])
+        net.load_state_dict(saved["model"], strict=not added_positions)  # pos_embed stays zero: the same function
+        ema.load_state_dict(saved["ema"], strict=not added_positions)
         step, epoch, position = saved["step"], saved["epoch"], saved["position"]
         torch.set_rng_state(saved["rng"])
     else:
@@ -133,7 +139,11 @@ def main() -> None:
     net, ema = net.to(device), ema.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     if saved:
-        opt.load_state_dict(expand_optimizer(saved["optimizer"]))
+        moments = expand_optimizer(saved["optimizer"])
+        if added_positions:  # pos_embed, the DIT's own parameter, comes first; AdamW starts its moments at 0
+            params = moments["param_groups"][0]["params"]
+            moments["param_groups"][0]["params"] = [len(params), *params]
+        opt.load_state_dict(moments)
     tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
     config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
     if args.export:
@@ -148,6 +158,8 @@ def main() -> None:
     train = load_tokens(args.data / "train.tsv", config["vocab"])
     valid = load_tokens(args.data / "valid.tsv", config["vocab"])[:args.valid_size].long().to(device)
     config["length"] = train.shape[1]
+    if backbone.get("positions", train.shape[1]) < train.shape[1]:
+        p.error(f"--positions {backbone['positions']} is shorter than the data's {train.shape[1]} tokens")
     if saved and saved.get("train_size") != len(train):  # a new data folder: start its first epoch
         print(f"training data changed ({saved.get('train_size')} -> {len(train)} sequences): new epoch order")
         epoch, position = epoch + 1, 0

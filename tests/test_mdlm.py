@@ -106,6 +106,25 @@ def test_dit_attends_by_position_and_time_only_when_conditioned():
     assert torch.equal(net(tokens, torch.tensor([0.5])), net(tokens, torch.tensor([2.0])))
 
 
+def test_dit_positions_tell_positions_apart_where_rotary_cannot():
+    torch.manual_seed(0)
+    state = random_state(dit_layout(), 0)
+    blind = DIT(VOCAB, HIDDEN, COND, BLOCKS, HEADS, dropout=0.0)
+    blind.load_state_dict(state | {"rotary_emb.inv_freq": blind.rotary_emb.inv_freq})
+    placed = DIT(VOCAB, HIDDEN, COND, BLOCKS, HEADS, dropout=0.0, positions=6)
+    placed.load_state_dict(state | {"rotary_emb.inv_freq": placed.rotary_emb.inv_freq}, strict=False)
+    masked = torch.full((1, 6), VOCAB - 1)
+    out = blind(masked, torch.zeros(1))
+    assert torch.allclose(out[0, 0], out[0, 5], atol=1e-5)  # every token masked: one prediction for every position
+    assert torch.equal(placed(masked, torch.zeros(1)), out)  # zero-initialised: the same function
+    with torch.no_grad():
+        placed.pos_embed.normal_()
+    out = placed(masked, torch.zeros(1))
+    assert not torch.allclose(out[0, 0], out[0, 5], atol=1e-4)
+    with pytest.raises(ValueError, match="7 tokens but positions=6"):
+        placed(torch.full((1, 7), VOCAB - 1), torch.zeros(1))
+
+
 def test_drakes_cnn_has_its_parameter_names():
     net = DNAConv(VOCAB, hidden_dim=16, num_cnn_stacks=1)
     assert [(k, tuple(p.shape)) for k, p in net.named_parameters()] == list(cnn_layout().items())

@@ -92,3 +92,20 @@ def test_a_killed_sitting_saves_where_it_stopped(tmp_path):
     assert "SIGTERM: saving after this step" in out
     step = int(out.split("saved step ")[1].split()[0])
     assert step >= 50 and load_state(tmp_path / "state")["step"] == step
+
+
+def test_positions_join_a_saved_state_and_travel_to_the_checkpoint(tmp_path):
+    write_data(tmp_path / "data")
+    common = ["--data", str(tmp_path / "data"), "--state", str(tmp_path / "state"), *TINY]
+    assert train(*common, "--max-steps", "2").returncode == 0
+    short = train(*common, "--positions", "5", "--max-steps", "3")
+    assert short.returncode == 2 and "--positions 5 is shorter than the data's 10 tokens" in short.stderr
+    resumed = train(*common, "--positions", "10", "--max-steps", "4")
+    assert resumed.returncode == 0 and "resuming at step 2" in resumed.stdout, resumed.stderr
+    state = load_state(tmp_path / "state")
+    assert state["step"] == 4 and state["config"]["backbone"]["positions"] == 10
+    assert state["model"]["pos_embed"].abs().sum() > 0  # trained from zero
+    assert train(*common, "--max-steps", "5").returncode == 0  # the next sitting keeps them without the flag
+    assert train(*common, "--export", str(tmp_path / "ckpt")).returncode == 0
+    model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu")
+    assert model.denoiser.pos_embed.shape == (10, 16)

@@ -10,6 +10,8 @@ Parameter names and shapes match MDLM's `DIT` so its checkpoints load as they ar
     blocks.i.mlp.{0,2}.{weight,bias}       (4D, D), (D, 4D)  GELU(tanh) MLP
     blocks.i.adaLN_modulation.{weight,bias} (6D, C)   shift/scale/gate for attention and MLP
     output_layer.norm_final.weight, output_layer.linear (V, D), output_layer.adaLN_modulation (2D, C)
+    pos_embed                              (P, D)     only with positions = P > 0: learned absolute positions added
+                                                      to the token embedding (not MDLM's; see DIT)
 Forward: tokens (B, L) in 0..V-1 and the total noise sigma (B,) -> logits (B, L, V). With
 `time_conditioning=False` sigma is replaced by zeros, as MDLM's `_process_sigma` does.
 Attention is plain softmax(q k^T / sqrt(d)) v (MDLM calls flash-attn for the same function).
@@ -147,10 +149,14 @@ class DDitFinalLayer(nn.Module):
 class DIT(nn.Module):
     """MDLM's diffusion transformer: tokens (B, L) + sigma (B,) -> logits (B, L, vocab_size); one call = 1 NFE.
 
-    `vocab_size` counts every token the network reads or writes, the mask included."""
+    `vocab_size` counts every token the network reads or writes, the mask included. Rotary attention alone is
+    blind to absolute position: with every token masked each position gets the same prediction, padding at
+    position 0 as at the last. `positions` = P > 0 adds learned absolute positions for sequences of up to P
+    tokens, zero-initialised (a model without them loads with strict=False and computes the same)."""
 
     def __init__(self, vocab_size: int, hidden_size: int = 768, cond_dim: int = 128, n_blocks: int = 12,
-                 n_heads: int = 12, dropout: float = 0.1, time_conditioning: bool = False) -> None:
+                 n_heads: int = 12, dropout: float = 0.1, time_conditioning: bool = False,
+                 positions: int = 0) -> None:
         super().__init__()
         if hidden_size % n_heads or (hidden_size // n_heads) % 2:
             raise ValueError(f"hidden_size={hidden_size} must split into n_heads={n_heads} heads of even size")
@@ -161,11 +167,16 @@ class DIT(nn.Module):
         self.blocks = nn.ModuleList(DDiTBlock(hidden_size, n_heads, cond_dim, dropout=dropout)
                                     for _ in range(n_blocks))
         self.output_layer = DDitFinalLayer(hidden_size, vocab_size, cond_dim)
+        self.register_parameter("pos_embed", nn.Parameter(torch.zeros(positions, hidden_size)) if positions else None)
 
     def forward(self, indices: Tensor, sigma: Tensor) -> Tensor:
         if not self.time_conditioning:
             sigma = torch.zeros_like(sigma)
         x = self.vocab_embed(indices)
+        if self.pos_embed is not None:
+            if indices.shape[1] > self.pos_embed.shape[0]:
+                raise ValueError(f"{indices.shape[1]} tokens but positions={self.pos_embed.shape[0]}")
+            x = x + self.pos_embed[: indices.shape[1]]
         c = F.silu(self.sigma_map(sigma))
         rotary = self.rotary_emb(indices.shape[1], indices.device)
         for block in self.blocks:
