@@ -121,7 +121,11 @@ def main() -> None:
                      "n_blocks": args.blocks, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
         "train": {"data": str(args.data), "batch_size": args.batch_size or 128, "lr": args.lr, "warmup": args.warmup,
                   "ema": args.ema, "seed": args.seed}}
-    added_positions = bool(args.positions) and not config["backbone"].get("positions")
+    saved_positions = config["backbone"].get("positions")
+    if args.positions and saved_positions and args.positions != saved_positions:
+        p.error(f"--positions {args.positions}: the saved state already has {saved_positions} positions "
+                "(leave the flag out to go on with them)")
+    added_positions = bool(args.positions) and not saved_positions
     if added_positions:
         config["backbone"]["positions"] = args.positions
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}

@@ -106,6 +106,8 @@ def test_positions_join_a_saved_state_and_travel_to_the_checkpoint(tmp_path):
     assert state["step"] == 4 and state["config"]["backbone"]["positions"] == 10
     assert state["model"]["pos_embed"].abs().sum() > 0  # trained from zero
     assert train(*common, "--max-steps", "5").returncode == 0  # the next sitting keeps them without the flag
+    other = train(*common, "--positions", "12", "--max-steps", "6")
+    assert other.returncode == 2 and "the saved state already has 10 positions" in other.stderr
     assert train(*common, "--export", str(tmp_path / "ckpt")).returncode == 0
     model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu")
     assert model.denoiser.pos_embed.shape == (10, 16)
