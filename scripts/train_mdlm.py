@@ -144,9 +144,9 @@ def main() -> None:
     opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     if saved:
         moments = expand_optimizer(saved["optimizer"])
-        if added_positions:  # pos_embed, the DIT's own parameter, comes first; AdamW starts its moments at 0
+        if added_positions:  # a new id at pos_embed's place in the parameter order; AdamW starts its moments at 0
             params = moments["param_groups"][0]["params"]
-            moments["param_groups"][0]["params"] = [len(params), *params]
+            params.insert([name for name, _ in net.named_parameters()].index("pos_embed"), len(params))
         opt.load_state_dict(moments)
     tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
     config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
