@@ -79,6 +79,33 @@ def learning_rate(train: dict, step: int, max_steps: int | None, cooldown: int) 
     return rate
 
 
+def renamed_blocks(key: str, old_blocks: int, new_blocks: int) -> str:
+    """The name of a DIT parameter after growing from old_blocks to new_blocks blocks: old block i becomes block
+    i * new_blocks // old_blocks; the blocks between are new (zero-gated, so the grown net computes the same)."""
+    parts = key.split(".")
+    if parts[0] == "blocks":
+        parts[1] = str(int(parts[1]) * new_blocks // old_blocks)
+    return ".".join(parts)
+
+
+def load_carried(net: DIT, state: dict[str, torch.Tensor], old_blocks: int, grown: bool) -> None:
+    """Load a saved state dict into `net`, which may have more blocks or positions than the saved one (`grown`);
+    the parameters it adds keep their values in `net`."""
+    blocks = len(net.blocks)
+    renamed = {renamed_blocks(k, old_blocks, blocks): v for k, v in state.items()}
+    unexpected = net.load_state_dict(renamed, strict=not grown).unexpected_keys
+    if unexpected:
+        raise ValueError(f"the saved state has parameters this net lacks: {unexpected}")
+
+
+def carried_optimizer(moments: dict, old_names: list[str], new_names: list[str]) -> dict:
+    """AdamW's state of a net with parameters `old_names` (already renamed) for one with `new_names`: each carried
+    parameter keeps its moments at its new place in the order; the added ones start at 0."""
+    where = {name: i for i, name in enumerate(new_names)}
+    group = {**moments["param_groups"][0], "params": list(range(len(new_names)))}
+    return {"state": {where[old_names[i]]: s for i, s in moments["state"].items()}, "param_groups": [group]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder with train/valid.tsv and vocab.txt")
@@ -97,7 +124,9 @@ def main() -> None:
                    help="anneal the lr linearly to 0 over the last N steps before --max-steps (warmup-stable-decay)")
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--hidden", type=int, default=224)
-    p.add_argument("--blocks", type=int, default=4)
+    p.add_argument("--blocks", type=int,
+                   help="transformer blocks (default 4); a saved state with fewer gets new zero-gated blocks "
+                        "between its own and goes on from where it was, computing the same function")
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--cond-dim", type=int, default=64)
     p.add_argument("--positions", type=int, default=0,
@@ -118,36 +147,41 @@ def main() -> None:
     config = saved["config"] if saved else {
         "vocab": (args.data / "vocab.txt").read_text().split(), "eps": 1e-3,
         "backbone": {"_target_": "svdd_cli.models.dit.DIT", "hidden_size": args.hidden, "cond_dim": args.cond_dim,
-                     "n_blocks": args.blocks, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
+                     "n_blocks": args.blocks or 4, "n_heads": args.heads, "dropout": 0.0, "time_conditioning": False},
         "train": {"data": str(args.data), "batch_size": args.batch_size or 128, "lr": args.lr, "warmup": args.warmup,
                   "ema": args.ema, "seed": args.seed}}
     saved_positions = config["backbone"].get("positions")
     if args.positions and saved_positions and args.positions != saved_positions:
         p.error(f"--positions {args.positions}: the saved state already has {saved_positions} positions "
                 "(leave the flag out to go on with them)")
-    added_positions = bool(args.positions) and not saved_positions
-    if added_positions:
+    saved_blocks = config["backbone"]["n_blocks"] if saved else args.blocks or 4
+    if args.blocks and args.blocks < saved_blocks:
+        p.error(f"--blocks {args.blocks}: the saved state already has {saved_blocks} blocks (blocks can only be added)")
+    old_backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
+    if args.positions and not saved_positions:
         config["backbone"]["positions"] = args.positions
+    config["backbone"]["n_blocks"] = max(saved_blocks, args.blocks or 0)
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
+    grown = saved is not None and backbone != old_backbone
+    if grown:
+        print(f"growing the saved net: {old_backbone} -> {backbone}")
+    torch.manual_seed(config["train"]["seed"] + (saved["step"] if saved else 0))  # the added blocks' weights
     net = DIT(len(config["vocab"]) + 1, **backbone)
     ema = DIT(len(config["vocab"]) + 1, **backbone)
+    ema.load_state_dict(net.state_dict())
     step, epoch, position = 0, 0, 0
-    if saved:
-        net.load_state_dict(saved["model"], strict=not added_positions)  # pos_embed stays zero: the same function
-        ema.load_state_dict(saved["ema"], strict=not added_positions)
+    if saved:  # added positions start at zero and added blocks zero-gated: the grown net computes the same
+        load_carried(net, saved["model"], saved_blocks, grown)
+        load_carried(ema, saved["ema"], saved_blocks, grown)
         step, epoch, position = saved["step"], saved["epoch"], saved["position"]
         torch.set_rng_state(saved["rng"])
-    else:
-        torch.manual_seed(config["train"]["seed"])
-        ema.load_state_dict(net.state_dict())
     net, ema = net.to(device), ema.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config["train"]["lr"], weight_decay=0.0)
     if saved:
-        moments = expand_optimizer(saved["optimizer"])
-        if added_positions:  # a new id at pos_embed's place in the parameter order; AdamW starts its moments at 0
-            params = moments["param_groups"][0]["params"]
-            params.insert([name for name, _ in net.named_parameters()].index("pos_embed"), len(params))
-        opt.load_state_dict(moments)
+        old_names = [renamed_blocks(name, saved_blocks, backbone["n_blocks"])
+                     for name, _ in DIT(len(config["vocab"]) + 1, **old_backbone).named_parameters()]
+        opt.load_state_dict(carried_optimizer(expand_optimizer(saved["optimizer"]), old_names,
+                                              [name for name, _ in net.named_parameters()]))
     tokens_file = args.data / "tokens.txt"  # scripts/prepare_molecule.py --tokens; the config.json of --export
     config["tokens"] = tokens_file.read_text().strip() if tokens_file.exists() else config.get("tokens", "selfies")
     if args.export:

@@ -111,3 +111,29 @@ def test_positions_join_a_saved_state_and_travel_to_the_checkpoint(tmp_path):
     assert train(*common, "--export", str(tmp_path / "ckpt")).returncode == 0
     model = MaskedDiffusion.from_checkpoint(tmp_path / "ckpt", num_steps=4, device="cpu")
     assert model.denoiser.pos_embed.shape == (10, 16)
+
+
+def test_blocks_join_a_saved_state_zero_gated_so_the_net_computes_the_same(tmp_path):
+    write_data(tmp_path / "data")
+    without_blocks = TINY[:2] + TINY[4:]  # TINY's "--blocks 1" only makes the first state
+    common = ["--data", str(tmp_path / "data"), "--state", str(tmp_path / "state"), *without_blocks]
+    assert TINY[2:4] == ["--blocks", "1"] and train(*common, *TINY[2:4], "--max-steps", "3").returncode == 0
+    before = load_state(tmp_path / "state")
+    grown = train(*common, "--blocks", "3", "--max-steps", "3")  # grows and saves, trains no step
+    assert grown.returncode == 0 and "resuming at step 3" in grown.stdout, grown.stderr
+    after = load_state(tmp_path / "state")
+    assert after["config"]["backbone"]["n_blocks"] == 3
+    vocab = len(before["config"]["vocab"]) + 1
+    small = DIT(vocab, **{k: v for k, v in before["config"]["backbone"].items() if k != "_target_"})
+    deep = DIT(vocab, **{k: v for k, v in after["config"]["backbone"].items() if k != "_target_"})
+    small.load_state_dict(before["ema"])
+    deep.load_state_dict(after["ema"])
+    torch.testing.assert_close(deep.blocks[0].attn_qkv.weight, small.blocks[0].attn_qkv.weight)
+    assert deep.blocks[1].attn_qkv.weight.abs().sum() > 0 and deep.blocks[1].adaLN_modulation.weight.abs().sum() == 0
+    tokens = torch.randint(0, vocab, (5, 10))
+    torch.testing.assert_close(deep.eval()(tokens, torch.zeros(5)), small.eval()(tokens, torch.zeros(5)))
+    assert train(*common, "--max-steps", "5").returncode == 0  # the next sitting trains all three blocks
+    trained = load_state(tmp_path / "state")
+    assert trained["step"] == 5 and trained["model"]["blocks.1.adaLN_modulation.bias"].abs().sum() > 0
+    fewer = train(*common, "--blocks", "2", "--max-steps", "6")
+    assert fewer.returncode == 2 and "the saved state already has 3 blocks" in fewer.stderr
