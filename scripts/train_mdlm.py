@@ -154,13 +154,14 @@ def main() -> None:
     if args.positions and saved_positions and args.positions != saved_positions:
         p.error(f"--positions {args.positions}: the saved state already has {saved_positions} positions "
                 "(leave the flag out to go on with them)")
-    saved_blocks = config["backbone"]["n_blocks"] if saved else args.blocks or 4
+    saved_blocks = config["backbone"]["n_blocks"]
     if args.blocks and args.blocks < saved_blocks:
         p.error(f"--blocks {args.blocks}: the saved state already has {saved_blocks} blocks (blocks can only be added)")
     old_backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
     if args.positions and not saved_positions:
         config["backbone"]["positions"] = args.positions
-    config["backbone"]["n_blocks"] = max(saved_blocks, args.blocks or 0)
+    if args.blocks:
+        config["backbone"]["n_blocks"] = args.blocks
     backbone = {k: v for k, v in config["backbone"].items() if k != "_target_"}
     grown = saved is not None and backbone != old_backbone
     if grown:
