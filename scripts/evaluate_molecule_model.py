@@ -6,8 +6,8 @@ MOSES's own "/Test" figures), IntDiv, unique@1k/@10k, novelty against the traini
 MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The same figures of as many
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
-    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --steps 64]
-    python scripts/evaluate_molecule_model.py --exact   # one token per step: the continuous-time limit
+    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --steps 24]
+    python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64   # positions unmasked independently
     python scripts/evaluate_molecule_model.py --smiles designs.smi --no-ceiling   # score saved SMILES, no sampling
 """
 
@@ -29,7 +29,7 @@ from fcd_torch import FCD
 
 from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
-from svdd_cli.models.masked import MaskedDiffusion, gumbel_argmax
+from svdd_cli.models.masked import KERNELS, MaskedDiffusion
 from svdd_cli.samplers.ancestral import rollout
 from svdd_cli.training import use_bf16
 
@@ -42,31 +42,14 @@ def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
 
 
 @torch.inference_mode()
-def one_token_per_step(model: MaskedDiffusion, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Ancestral sampling in continuous time for a denoiser without time input: per network call, one masked
-    position per row (uniformly chosen) is drawn from p_theta(x_0 | x_t). (B, L) masks -> (B, L) tokens, L NFEs."""
-    rows = torch.arange(len(x), device=x.device)
-    for _ in range(model.length):
-        log_probs = model.denoiser_log_probs(x, 0.5).double()  # the time is ignored: the order alone matters
-        noise = torch.rand(x.shape, generator=generator, dtype=torch.float64, device=x.device)
-        position = (noise * (x == model.mask_id)).argmax(-1)
-        x[rows, position] = gumbel_argmax(log_probs[rows, position], generator)
-    return x
-
-
-def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf16: bool,
-                  exact: bool = False) -> list[str]:
-    """n decoded ancestral samples: model.num_steps steps of the reverse process, or one token per step (exact)."""
+def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf16: bool) -> list[str]:
+    """n decoded ancestral samples: model.num_steps steps of the model's reverse kernel."""
     generator = torch.Generator(model.device).manual_seed(seed)
     out: list[str] = []
     start = time.time()
     with torch.autocast(model.device.type, torch.bfloat16, enabled=bf16):
         while len(out) < n:
-            x = model.init(min(batch_size, n - len(out)), generator)
-            if exact:
-                x = one_token_per_step(model, x, generator)
-            else:
-                x = rollout(model, x, generator, lambda record: None)
+            x = rollout(model, model.init(min(batch_size, n - len(out)), generator), generator, lambda record: None)
             out.extend(model.decode(x))
             elapsed = time.time() - start
             print(f"sampled {len(out):,} of {n:,} molecules in {elapsed:.0f} s "
@@ -113,9 +96,10 @@ def main() -> None:
     p.add_argument("--hashes", type=Path, help="training-set hashes (default: <checkpoint>/train_hashes.npy)")
     p.add_argument("--filters", type=Path, default=Path("checkpoints/molecule_moses/moses_filters.smarts"))
     p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--steps", type=int, default=64)
-    p.add_argument("--exact", action="store_true",
-                   help="one token per network call (the continuous-time limit; the model's length in NFEs)")
+    p.add_argument("--steps", type=int, default=24, help="reverse steps (configs/model/molecule.yaml's: 24)")
+    p.add_argument("--kernel", choices=KERNELS, default="random_order",
+                   help="random_order with --steps = the model's length: one token per step, exact for a denoiser "
+                        "without time input (configs/model/molecule.yaml's); mdlm: positions unmask independently")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -140,9 +124,9 @@ def main() -> None:
         source = {"smiles": str(args.smiles)}
     else:
         model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
-                                                detokenize=selfies_to_smiles)
-        generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16, args.exact)
-        source = {"steps": "one token per step" if args.exact else args.steps, "bf16": bf16,
+                                                detokenize=selfies_to_smiles, kernel=args.kernel)
+        generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16)
+        source = {"steps": args.steps, "kernel": args.kernel, "bf16": bf16,
                   "sampling_s": time.time() - start}
         out.with_suffix(".smi").write_text("\n".join(generated) + "\n")  # kept if the metrics fail
         print(f"wrote {out.with_suffix('.smi')}; computing the metrics", file=sys.stderr, flush=True)

@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,37 +126,6 @@ def test_prepare_molecule_fragments_rewrites_every_split_into_shorter_rows_of_th
             tokens = sequence.split()
             assert len(tokens) < len(row) and set(tokens) <= vocab
             assert "".join(t for t in tokens if t != "[nop]") == "".join(row)
-
-class JointDenoiser(torch.nn.Module):
-    """Exact conditionals of a joint distribution over all V^L rows: p(x0_i = v | the unmasked tokens of x_t)."""
-
-    def __init__(self, joint: torch.Tensor) -> None:  # (V,) * L probabilities
-        super().__init__()
-        self.joint, self.length, self.vocab = joint, joint.dim(), joint.shape[0]
-        self.rows = torch.cartesian_prod(*[torch.arange(self.vocab)] * self.length)  # (V^L, L)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        out = torch.zeros(len(tokens), self.length, self.vocab + 1)
-        for b, row in enumerate(tokens):
-            seen = row < self.vocab
-            weight = self.joint.flatten() * (self.rows[:, seen] == row[seen]).all(-1)
-            for i in range(self.length):
-                out[b, i, :self.vocab] = torch.zeros(self.vocab).index_add(0, self.rows[:, i], weight).log()
-        return out
-
-
-def test_one_token_per_step_draws_exactly_from_a_consistent_denoiser():
-    evaluate = load_script("evaluate_molecule_model")
-    from svdd_cli.models.masked import MaskedDiffusion
-
-    joint = torch.tensor([0.30, 0.02, 0.05, 0.13, 0.01, 0.22, 0.17, 0.10]).view(2, 2, 2)  # strongly dependent
-    model = MaskedDiffusion(JointDenoiser(joint), "AB", 3)
-    generator = torch.Generator().manual_seed(0)
-    x = evaluate.one_token_per_step(model, model.init(4000, generator), generator)
-    index = (x * torch.tensor([4, 2, 1])).sum(-1)
-    frequencies = torch.bincount(index, minlength=8).float() / len(x)
-    assert (x != model.mask_id).all()
-    assert (frequencies - joint.flatten()).abs().max() < 0.025, frequencies
 
 
 def test_evaluate_molecule_model_names_a_missing_smiles_file(tmp_path, monkeypatch, capsys):

@@ -47,11 +47,12 @@ def special_tokens(tokenizer: Any, probe: int) -> tuple[list[int], list[int]]:
 
 
 def from_pretrained(path: str | None, alphabet: str | None, length: int, num_steps: int = 100,
-                    trust_remote_code: bool = False, device: str = "auto") -> MaskedDiffusion:
+                    trust_remote_code: bool = False, device: str = "auto", kernel: str = "mdlm") -> MaskedDiffusion:
     """A MaskedDiffusion of `length` tokens over `alphabet` (one letter per token, e.g. the 20 amino acids) whose
     denoiser is the AutoModelForMaskedLM + AutoTokenizer of a local folder or hub id. One NFE = one forward pass
     of the LM on (B, length + specials) tokens. `trust_remote_code` runs code shipped with the model: only for
-    models you trust."""
+    models you trust. `kernel`: MaskedDiffusion's ("random_order" with num_steps = length is exact: the LM sees
+    no time)."""
     import transformers
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -83,4 +84,4 @@ def from_pretrained(path: str | None, alphabet: str | None, length: int, num_ste
         raise UserError(f"model.length={length} with {len(prefix) + len(suffix)} special tokens exceeds the model's "
                         f"{positions} positions: use model.length <= {positions - len(prefix) - len(suffix)}")
     denoiser = MaskedLMDenoiser(lm, letter_ids, tokenizer.mask_token_id, prefix, suffix)
-    return MaskedDiffusion(denoiser, alphabet, length, num_steps, device=resolve_device(device))
+    return MaskedDiffusion(denoiser, alphabet, length, num_steps, device=resolve_device(device), kernel=kernel)

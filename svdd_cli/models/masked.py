@@ -6,6 +6,11 @@ never predicts the mask, and unmasked tokens are carried over unchanged. Reverse
 for a masked position (MDLM eq. 7):
     p(x_s = v) = (alpha_s - alpha_t) / (1 - alpha_t) * p_theta(x_0 = v | x_t),
     p(x_s = mask) = (1 - alpha_s) / (1 - alpha_t).
+Each masked position unmasks independently ("mdlm" kernel), so two positions unmasked in the same step are
+drawn without seeing each other. The "random_order" kernel unmasks a fixed number of uniformly chosen masked
+positions per step instead (m - round(m s / t) of the m masked ones: L / num_steps on the schedule); with
+num_steps = L it unmasks one token per network call, which for a denoiser that ignores the time is the
+continuous-time reverse process itself (no discretisation error, L NFE).
 Tokens are 0..V-1 for the vocabulary (letters, or SELFIES symbols) and V for the mask.
 """
 
@@ -58,15 +63,22 @@ class SigmaConditioned(Protocol):
     time_conditioning: bool
 
 
+KERNELS = ("mdlm", "random_order")
+
+
 class MaskedDiffusion:
     """The masked diffusion kernel around a denoiser; implements core.DiffusionModel."""
 
     def __init__(self, denoiser: nn.Module, vocab: Sequence[str], length: int, num_steps: int = 100,
                  eps: float = 1e-3, device: torch.device | str = "cpu",
                  detokenize: Callable[[str], Any] | None = None,
-                 tokenize: Callable[[Any, int], Sequence[str]] | None = None) -> None:
+                 tokenize: Callable[[Any, int], Sequence[str]] | None = None, kernel: str = "mdlm") -> None:
         """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
-        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA)."""
+        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm" or
+        "random_order" (the module docstring)."""
+        if kernel not in KERNELS:
+            raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
+        self.kernel = kernel
         self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
         self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, detokenize, tokenize
         self.mask_id = len(self.vocab)
@@ -79,7 +91,8 @@ class MaskedDiffusion:
     @classmethod
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
                         detokenize: Callable[[str], Any] | None = None,
-                        tokenize: Callable[[Any, int], Sequence[str]] | None = None) -> MaskedDiffusion:
+                        tokenize: Callable[[Any, int], Sequence[str]] | None = None,
+                        kernel: str = "mdlm") -> MaskedDiffusion:
         """Load a folder written by scripts/train_masked_diffusion.py or scripts/train_mdlm.py; `detokenize`
         maps the joined tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default;
         `tokenize` is its inverse (encode_samples). config.json's "backbone" holds ConvDenoiser's settings, or
@@ -90,7 +103,7 @@ class MaskedDiffusion:
         config, state = load_folder(path)
         denoiser = load_module(build_backbone(config["backbone"], len(config["vocab"]), path), state, path)
         return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
-                   detokenize, tokenize)
+                   detokenize, tokenize, kernel)
 
     def alpha(self, t: float | Tensor) -> float | Tensor:
         """Probability that a token is still unmasked at time t."""
@@ -122,18 +135,27 @@ class MaskedDiffusion:
         x0 = torch.where(masked, log_probs.argmax(-1), x_t)
         return Prediction(x_t=x_t, t=t, x0=x0, output=log_probs)
 
+    def unmasking(self, x_t: Tensor, t: float, s: float) -> Tensor:
+        """How many of each row's masked positions unmask in the step t -> s: (B, L) -> (B,), random_order only."""
+        m = (x_t == self.mask_id).sum(-1)
+        return m - torch.round(m * (s / t)).long() if s > 0 else m
+
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
-        """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1)."""
-        a_t, a_s = self.alpha(pred.t), self.alpha(s)
-        unmask = math.log((a_s - a_t) / (1 - a_t))
-        stay = math.log((1 - a_s) / (1 - a_t)) if a_s < 1 else -math.inf
-        logq = pred.output + unmask
-        logq[..., self.mask_id] = stay
-        masked = (pred.x_t == self.mask_id).unsqueeze(-1)
-        return torch.where(masked, logq, pred.output)  # unmasked rows of output are one-hot: carried over
+        """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1); a position's marginal
+        (random_order: its positions are not independent)."""
+        masked = pred.x_t == self.mask_id
+        if self.kernel == "mdlm":
+            a_t, a_s = self.alpha(pred.t), self.alpha(s)
+            unmask = torch.full(masked.shape[:1], (a_s - a_t) / (1 - a_t), device=masked.device)
+        else:
+            unmask = self.unmasking(pred.x_t, pred.t, s) / masked.sum(-1).clamp_min(1)
+        unmask = unmask.view(-1, 1, 1)
+        logq = pred.output + unmask.log()
+        logq[..., self.mask_id] = torch.log1p(-unmask).view(-1, 1)
+        return torch.where(masked.unsqueeze(-1), logq, pred.output)  # unmasked rows of output are one-hot: carried over
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
-        return gumbel_argmax(self.transition_log_probs(pred, s), generator)
+        return self.draw(pred, self.transition_log_probs(pred, s), s, generator)
 
     def shifted_log_probs(self, pred: Prediction, s: float, delta: Tensor) -> Tensor:
         """Unnormalised log p(x_s | x_t) (B, L, V+1) with delta (B, L, V) added to the logits of unmasking each
@@ -143,11 +165,33 @@ class MaskedDiffusion:
         return self.transition_log_probs(pred, s) + shift
 
     def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
-        return gumbel_argmax(self.shifted_log_probs(pred, s, delta), generator)
+        return self.draw(pred, self.shifted_log_probs(pred, s, delta), s, generator)
+
+    def draw(self, pred: Prediction, logq: Tensor, s: float, generator: torch.Generator) -> Tensor:
+        """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order:
+        unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v exp(logq[v])
+        (uniform unless guidance shifted logq; exact for one per step), each then drawn from its token weights."""
+        if self.kernel == "mdlm":
+            return gumbel_argmax(logq, generator)
+        tokens = logq[..., :self.mask_id]
+        weight = tokens.logsumexp(-1).masked_fill(pred.x_t != self.mask_id, -math.inf)  # (B, L)
+        u = torch.rand(weight.shape, generator=generator, device=weight.device, dtype=torch.float64)
+        keys = weight.double() - torch.log(-torch.log(u.clamp_min(1e-300)))  # Gumbel top-k: without replacement
+        rank = keys.argsort(-1, descending=True).argsort(-1)
+        chosen = rank < self.unmasking(pred.x_t, pred.t, s).unsqueeze(-1)
+        return torch.where(chosen, gumbel_argmax(tokens, generator), pred.x_t)
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
-        logq = self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1)
-        return logq.sum(-1)
+        if self.kernel == "mdlm":
+            return self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1).sum(-1)
+        masked = pred.x_t == self.mask_id
+        changed = x_s != pred.x_t
+        m, n = masked.sum(-1), self.unmasking(pred.x_t, pred.t, s)
+        drawn = pred.output.gather(-1, x_s.unsqueeze(-1)).squeeze(-1)  # (B, L) log p_theta of each token
+        subsets = torch.lgamma(m + 1.0) - torch.lgamma(n + 1.0) - torch.lgamma(m - n + 1.0)  # log C(m, n)
+        lp = torch.where(changed, drawn, 0.0).sum(-1) - subsets
+        possible = (changed.sum(-1) == n) & ~(changed & (~masked | (x_s == self.mask_id))).any(-1)
+        return torch.where(possible, lp, -math.inf)
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return gumbel_argmax(pred.output, generator)
