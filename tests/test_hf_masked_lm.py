@@ -50,9 +50,11 @@ def test_the_denoiser_is_the_lms_logits_on_our_letters_inside_cls_eos(esm):
     assert pred.output[0, 0, 0] == 0 and pred.output[0, 0, 1:].eq(-math.inf).all()  # unmasked letters carried over
 
 
-@pytest.mark.parametrize("sampler", [SVDD(num_candidates=3), SMC(num_particles=3)], ids=["svdd", "smc"])
-def test_samplers_run_on_it_and_decode_amino_acids(esm, sampler):
-    model = from_pretrained(esm, AMINO_ACIDS, length=12, num_steps=4, device="cpu")
+@pytest.mark.parametrize(("sampler", "kernel"),
+                         [(SVDD(num_candidates=3), "mdlm"), (SMC(num_particles=3), "random_order")],
+                         ids=["svdd", "smc-random-order"])
+def test_samplers_run_on_it_and_decode_amino_acids(esm, sampler, kernel):
+    model = from_pretrained(esm, AMINO_ACIDS, length=12, num_steps=4, device="cpu", kernel=kernel)
 
     def hydrophobic(samples: list[str]) -> torch.Tensor:
         return torch.tensor([float(sum(c in "AILMFVW" for c in s)) for s in samples])

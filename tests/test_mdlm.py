@@ -190,7 +190,9 @@ TINY = ["domain=dna", "model=mdlm", "reward=enhancer", "sampler=svdd", "sampler.
 def test_svdd_runs_on_an_mdlm_checkpoint_through_the_cli(tmp_path, backbone):
     layout, model = (dit_layout(), DIT_MODEL) if backbone == "dit" else (cnn_layout(), CNN_MODEL)
     lightning_ckpt(tmp_path / "pretrained.ckpt", backbone, layout, model)
-    result = svdd("run", *TINY, f"model.path={tmp_path / 'pretrained.ckpt'}", f"hydra.run.dir={tmp_path / 'run'}")
+    kernel = "random_order" if backbone == "dit" else "mdlm"
+    result = svdd("run", *TINY, f"model.path={tmp_path / 'pretrained.ckpt'}", f"model.kernel={kernel}",
+                  f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     rows = (tmp_path / "run" / "samples.csv").read_text().splitlines()
