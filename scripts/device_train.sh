@@ -10,10 +10,10 @@
 # pure-Python wheels. It gets the training data as one compressed .npz of the token caches (unpacked there into the
 # .npy caches scripts/train_mdlm.py reads without the TSVs; DATA=data/molecule_fragments_full sends the ~1.57M molecules of
 # `prepare_molecule.py --extend`). What travels is at most 64 MiB: the tracked tree is larger once training states and
-# checkpoints are committed, so `prepare` moves checkpoints/ and the other training states to .device-aside/
-# (git-ignored; `restore` moves them back; `git checkout -- checkpoints training` also would). What comes back is
-# at most 8 files of 16 MiB: the state's shards are <= 15 MiB each (svdd_cli/training.py) plus state.json and
-# log.jsonl.
+# checkpoints are committed, so `prepare` moves checkpoints/ and the training states to .device-aside/
+# (git-ignored; `restore` moves them back; `git checkout -- checkpoints training` also would). The state itself
+# (66.7 MiB at 8 blocks) travels packed both ways by scripts/pack_state.py: byte-shuffled, deflated, in parts of
+# 15 MiB (~52 MiB), since what comes back is at most 8 files of 16 MiB, 64 MiB together.
 set -euo pipefail
 STATE=${STATE:-training/molecule_fragments}
 DATA=${DATA:-data/molecule_fragments}  # DATA=data/molecule_fragments_full: the ~1.57M of prepare_molecule.py --extend
@@ -34,9 +34,9 @@ load_tokens(Path('$DATA/$split.tsv'), Path('$DATA/vocab.txt').read_text().split(
 train=np.load('$DATA/train.tokens.npy'), valid=np.load('$DATA/valid.tokens.npy'))"   # ~8x smaller than .npy
   cp "$DATA/vocab.txt" .device/data/   # a state started there (no $STATE yet) reads the vocabulary from it
   [ -f "$DATA/tokens.txt" ] && cp "$DATA/tokens.txt" .device/data/ || true
-  for path in checkpoints training/*; do
-    [ "$path" = "$STATE" ] || { [ -e "$path" ] && mv "$path" .device-aside/; }
-  done
+  if [ -d "$STATE" ]; then   # else a new state starts there (or prepare ran before: .device/ holds it packed)
+    python3 scripts/pack_state.py pack "$STATE" .device/state; fi
+  for path in checkpoints training/*; do [ -e "$path" ] && mv "$path" .device-aside/; done
   du -sh --exclude=.git --exclude=.venv --exclude=data --exclude=.device-aside . .device
   ;;
 run)
@@ -47,21 +47,22 @@ run)
   mkdir -p /tmp/data && python3 -c "import numpy as np; z = np.load('.device/data/tokens.npz'); \
 [np.save(f'/tmp/data/{k}.tokens.npy', z[k]) for k in ('train', 'valid')]"
   cp .device/data/*.txt /tmp/data/
+  [ -f .device/state.00 ] && python3 scripts/pack_state.py unpack .device/state "$STATE"
   # TRAIN_ARGS: more train_mdlm.py options, e.g. a new state's size "--hidden 384 --blocks 8 --heads 6"
   python3 scripts/train_mdlm.py --data /tmp/data --state "$STATE" --device "$DEVICE" --minutes "$minutes" \
     --save-minutes 2 --eval-every 5000 --threads 8 --batch-size "${BATCH:-512}" ${TRAIN_ARGS:-} 2>&1 | tail -n 40 \
     | tee "$OUT/train.log"
-  cp "$STATE"/state.json "$STATE"/state-*.safetensors "$STATE"/log.jsonl "$OUT"/
+  python3 scripts/pack_state.py pack "$STATE" "$OUT/state"
   ls -la "$OUT"
   ;;
 restore)
   from=${2:?files_at folder}
-  test -f "$from/state.json" || { echo "no state.json in $from"; exit 2; }
-  rm -f "$STATE"/state-*.safetensors "$STATE"/state.pt
-  cp "$from"/state.json "$from"/state-*.safetensors "$from"/log.jsonl "$STATE"/
+  test -f "$from/state.00" || { echo "no state.00 in $from"; exit 2; }
   for path in .device-aside/*; do [ -e "$path" ] || continue; name=$(basename "$path")
     if [ "$name" = checkpoints ]; then dest=checkpoints; else dest=training/$name; fi
     rm -rf "$dest" && mv "$path" "$dest"; done
+  rm -f "$STATE"/state-*.safetensors "$STATE"/state.pt
+  python3 scripts/pack_state.py unpack "$from/state" "$STATE"
   git status --short | head
   ;;
 *) echo "unknown mode $mode: prepare | run MINUTES | restore FILES_AT"; exit 2 ;;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import random
 import subprocess
 import sys
 import zipfile
@@ -135,3 +136,20 @@ def test_evaluate_molecule_model_names_a_missing_smiles_file(tmp_path, monkeypat
     with pytest.raises(SystemExit) as exit_:
         evaluate.main()
     assert exit_.value.code == 2 and f"--smiles {missing}: no such file" in capsys.readouterr().err
+
+
+def test_pack_state_round_trips_a_folder_in_parts_and_names_missing_parts(tmp_path, monkeypatch):
+    pack_state = load_script("pack_state")
+    monkeypatch.setattr(pack_state, "PART", 1000)  # small parts: several of them
+    state = tmp_path / "state"
+    state.mkdir()
+    weights = random.Random(0).randbytes(12_003)  # incompressible, not a multiple of the 4-byte word
+    (state / "state-00.safetensors").write_bytes(weights)
+    (state / "state.json").write_text('{"step": 7}')
+    pack_state.pack(state, tmp_path / "out" / "state")
+    assert len(pack_state.parts(tmp_path / "out" / "state")) > 2
+    pack_state.unpack(tmp_path / "out" / "state", tmp_path / "back")
+    assert (tmp_path / "back" / "state-00.safetensors").read_bytes() == weights
+    assert (tmp_path / "back" / "state.json").read_text() == '{"step": 7}'
+    with pytest.raises(SystemExit, match="no .*nothing.00 ...: nothing to unpack"):
+        pack_state.unpack(tmp_path / "nothing", tmp_path / "back")
