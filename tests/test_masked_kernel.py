@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from itertools import pairwise
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from svdd_cli.errors import UserError
-from svdd_cli.models.masked import MaskedDiffusion
+from svdd_cli.models.masked import MaskedDiffusion, nucleus
 from tests.conftest import log_uniform, table_model
 
 
@@ -159,3 +160,41 @@ def test_random_order_guidance_picks_the_position_by_its_tilted_mass_then_the_to
 def test_an_unknown_kernel_is_a_user_error():
     with pytest.raises(UserError, match="model.kernel=gibbs must be one of mdlm, random_order"):
         MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, kernel="gibbs")
+
+
+# top_p: each token is drawn from its position's nucleus.
+
+def test_nucleus_keeps_the_smallest_most_likely_set_with_the_mass_and_renormalises():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    torch.testing.assert_close(nucleus(probs.log(), 0.8).exp(), torch.tensor([[0.625, 0.375, 0.0, 0.0]]))
+    torch.testing.assert_close(nucleus(probs.log(), 0.81).exp(), torch.tensor([[0.5, 0.3, 0.15, 0.0]]) / 0.95)
+    torch.testing.assert_close(nucleus(probs.log(), 0.1).exp(), torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+
+
+def test_top_p_with_one_token_per_step_samples_the_truncated_conditionals_exactly():
+    """The law of random_order with L steps and top_p, enumerated by hand: the mean over the L! orders of the
+    product of each step's truncated conditional, against the kernel's transition matrices."""
+    denoiser, top_p = ConditionalDenoiser(), 0.6
+    model = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order", top_p=top_p)
+    conditionals = denoiser.table[..., :-1].double().exp()  # (64 partial states, L, V)
+    words = list(itertools.product(range(len(ALPHABET)), repeat=LENGTH))
+    expected = torch.zeros(len(words), dtype=torch.float64)
+    for w, word in enumerate(words):
+        for order in itertools.permutations(range(LENGTH)):
+            state, prob = [len(ALPHABET)] * LENGTH, 1.0
+            for pos in order:
+                p = conditionals[STATES.tolist().index(state), pos]
+                ranked = p.sort(descending=True).values
+                kept = p[p >= ranked[(ranked.cumsum(0) - ranked < top_p).sum() - 1]]  # the nucleus
+                prob *= float(p[word[pos]] / kept.sum()) if p[word[pos]] >= kept.min() else 0.0
+                state[pos] = word[pos]
+            expected[w] += prob / math.factorial(LENGTH)
+    law = chain_law(model)[~(STATES == len(ALPHABET)).any(1)]
+    torch.testing.assert_close(law, expected, atol=1e-6, rtol=0)
+    assert (law == 0).sum() > 0 and 0.5 * (law - denoiser.q).abs().sum() > 0.05  # it truncated something
+
+
+@pytest.mark.parametrize("top_p", [0.0, 1.5])
+def test_a_top_p_outside_0_1_is_a_user_error(top_p):
+    with pytest.raises(UserError, match=f"model.top_p={top_p} must be in \\(0, 1\\]"):
+        MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, top_p=top_p)

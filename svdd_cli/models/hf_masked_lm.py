@@ -47,12 +47,13 @@ def special_tokens(tokenizer: Any, probe: int) -> tuple[list[int], list[int]]:
 
 
 def from_pretrained(path: str | None, alphabet: str | None, length: int, num_steps: int = 100,
-                    trust_remote_code: bool = False, device: str = "auto", kernel: str = "mdlm") -> MaskedDiffusion:
+                    trust_remote_code: bool = False, device: str = "auto", kernel: str = "mdlm",
+                    top_p: float = 1.0) -> MaskedDiffusion:
     """A MaskedDiffusion of `length` tokens over `alphabet` (one letter per token, e.g. the 20 amino acids) whose
     denoiser is the AutoModelForMaskedLM + AutoTokenizer of a local folder or hub id. One NFE = one forward pass
     of the LM on (B, length + specials) tokens. `trust_remote_code` runs code shipped with the model: only for
     models you trust. `kernel`: MaskedDiffusion's ("random_order" with num_steps = length is exact: the LM sees
-    no time)."""
+    no time); `top_p`: its nucleus."""
     import transformers
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
@@ -84,4 +85,5 @@ def from_pretrained(path: str | None, alphabet: str | None, length: int, num_ste
         raise UserError(f"model.length={length} with {len(prefix) + len(suffix)} special tokens exceeds the model's "
                         f"{positions} positions: use model.length <= {positions - len(prefix) - len(suffix)}")
     denoiser = MaskedLMDenoiser(lm, letter_ids, tokenizer.mask_token_id, prefix, suffix)
-    return MaskedDiffusion(denoiser, alphabet, length, num_steps, device=resolve_device(device), kernel=kernel)
+    return MaskedDiffusion(denoiser, alphabet, length, num_steps, device=resolve_device(device), kernel=kernel,
+                           top_p=top_p)

@@ -11,6 +11,9 @@ drawn without seeing each other. The "random_order" kernel unmasks a fixed numbe
 positions per step instead (m - round(m s / t) of the m masked ones: L / num_steps on the schedule); with
 num_steps = L it unmasks one token per network call, which for a denoiser that ignores the time is the
 continuous-time reverse process itself (no discretisation error, L NFE).
+`top_p` < 1 truncates the denoiser's distribution at each position to its nucleus (the smallest set of most likely
+tokens with mass >= top_p, renormalised; Holtzman et al. 2020, as ReMDM samples MDLM) before either kernel draws
+from it; the ELBO (log_likelihood) stays the network's own.
 Tokens are 0..V-1 for the vocabulary (letters, or SELFIES symbols) and V for the mask.
 """
 
@@ -72,13 +75,16 @@ class MaskedDiffusion:
     def __init__(self, denoiser: nn.Module, vocab: Sequence[str], length: int, num_steps: int = 100,
                  eps: float = 1e-3, device: torch.device | str = "cpu",
                  detokenize: Callable[[str], Any] | None = None,
-                 tokenize: Callable[[Any, int], Sequence[str]] | None = None, kernel: str = "mdlm") -> None:
+                 tokenize: Callable[[Any, int], Sequence[str]] | None = None, kernel: str = "mdlm",
+                 top_p: float = 1.0) -> None:
         """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
         it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm" or
-        "random_order" (the module docstring)."""
+        "random_order"; `top_p`: the nucleus, 1 = the full distribution (the module docstring)."""
         if kernel not in KERNELS:
             raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
-        self.kernel = kernel
+        if not 0 < top_p <= 1:
+            raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
+        self.kernel, self.top_p = kernel, top_p
         self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
         self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, detokenize, tokenize
         self.mask_id = len(self.vocab)
@@ -92,7 +98,7 @@ class MaskedDiffusion:
     def from_checkpoint(cls, path: str | Path, num_steps: int = 100, device: str = "auto",
                         detokenize: Callable[[str], Any] | None = None,
                         tokenize: Callable[[Any, int], Sequence[str]] | None = None,
-                        kernel: str = "mdlm") -> MaskedDiffusion:
+                        kernel: str = "mdlm", top_p: float = 1.0) -> MaskedDiffusion:
         """Load a folder written by scripts/train_masked_diffusion.py or scripts/train_mdlm.py; `detokenize`
         maps the joined tokens of a sample to what rewards take (e.g. SELFIES -> SMILES), identity by default;
         `tokenize` is its inverse (encode_samples). config.json's "backbone" holds ConvDenoiser's settings, or
@@ -103,7 +109,7 @@ class MaskedDiffusion:
         config, state = load_folder(path)
         denoiser = load_module(build_backbone(config["backbone"], len(config["vocab"]), path), state, path)
         return cls(denoiser, config["vocab"], config["length"], num_steps, config["eps"], resolve_device(device),
-                   detokenize, tokenize, kernel)
+                   detokenize, tokenize, kernel, top_p)
 
     def alpha(self, t: float | Tensor) -> float | Tensor:
         """Probability that a token is still unmasked at time t."""
@@ -127,8 +133,11 @@ class MaskedDiffusion:
 
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
-        """log p_theta(x_0 | x_t) with the subs parameterisation; x0 = argmax fill of masked positions."""
+        """log p_theta(x_0 | x_t) with the subs parameterisation, in the top_p nucleus; x0 = argmax fill of masked
+        positions."""
         log_probs = self.denoiser_log_probs(x_t, t)
+        if self.top_p < 1:
+            log_probs = nucleus(log_probs, self.top_p)
         masked = x_t == self.mask_id
         carried = torch.full_like(log_probs, -math.inf).scatter_(-1, x_t.unsqueeze(-1), 0.0)
         log_probs = torch.where(masked.unsqueeze(-1), log_probs, carried)
@@ -257,6 +266,14 @@ def build_backbone(settings: dict[str, Any], vocab_size: int, path: str | Path) 
     if not isinstance(module, nn.Module):
         raise UserError(f"checkpoint {path}: backbone {settings['_target_']} is not a torch module")
     return module
+
+
+def nucleus(log_probs: Tensor, top_p: float) -> Tensor:
+    """log-probs (..., V) truncated to the smallest set of most likely entries with mass >= top_p, renormalised."""
+    ranked, order = log_probs.sort(-1, descending=True)
+    mass_before = ranked.exp().cumsum(-1) - ranked.exp()
+    ranked = ranked.masked_fill(mass_before >= top_p, -math.inf)
+    return torch.full_like(log_probs, -math.inf).scatter(-1, order, ranked).log_softmax(-1)
 
 
 def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:

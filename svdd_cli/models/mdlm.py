@@ -110,12 +110,14 @@ def read_checkpoint(path: Path, ema: bool) -> tuple[dict[str, Any], dict[str, Te
 
 def from_mdlm(path: str | Path, vocab: str | Sequence[str] = "ACGT", length: int | None = None,
               mask_index: int | None = None, ema: bool = True, num_steps: int = 128, device: str = "auto",
-              detokenize: Callable[[str], Any] | None = None, kernel: str = "mdlm") -> MaskedDiffusion:
+              detokenize: Callable[[str], Any] | None = None, kernel: str = "mdlm",
+              top_p: float = 1.0) -> MaskedDiffusion:
     """A MaskedDiffusion around an MDLM checkpoint (file or folder; see the module docstring).
 
     vocab: the tokens 0..V-1 in the checkpoint's order, mask excluded (a str = one-letter tokens);
     length: sequence length (default: the checkpoint config's model length); mask_index: the checkpoint's
-    mask id (default: V, the last); ema: use the EMA weights when the checkpoint has them; kernel: MaskedDiffusion's."""
+    mask id (default: V, the last); ema: use the EMA weights when the checkpoint has them; kernel, top_p:
+    MaskedDiffusion's."""
     path = shipped(path)
     if not path.exists():
         raise UserError(f"model.path={path} not found (a Lightning .ckpt file or a Hugging Face folder)")
@@ -146,4 +148,4 @@ def from_mdlm(path: str | Path, vocab: str | Sequence[str] = "ACGT", length: int
     if not length:
         raise UserError(f"model.path={path}: its config gives no sequence length; set model.length")
     return MaskedDiffusion(denoiser.eval(), tokens, int(length), num_steps, settings["eps"], resolve_device(device),
-                           detokenize, kernel=kernel)
+                           detokenize, kernel=kernel, top_p=top_p)
