@@ -6,8 +6,8 @@ MOSES's own "/Test" figures), IntDiv, unique@1k/@10k, novelty against the traini
 MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The same figures of as many
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
-    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --steps 24]
-    python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64   # positions unmasked independently
+    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.8]
+    python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64 --top-p 1   # positions unmasked independently
     python scripts/evaluate_molecule_model.py --smiles designs.smi --no-ceiling   # score saved SMILES, no sampling
 """
 
@@ -100,6 +100,9 @@ def main() -> None:
     p.add_argument("--kernel", choices=KERNELS, default="random_order",
                    help="random_order with --steps = the model's length: one token per step, exact for a denoiser "
                         "without time input (configs/model/molecule.yaml's); mdlm: positions unmask independently")
+    p.add_argument("--top-p", type=float, default=0.8,
+                   help="draw each token from the denoiser's nucleus of this mass (configs/model/molecule.yaml's: "
+                        "0.8; 1 = the full distribution)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -124,9 +127,10 @@ def main() -> None:
         source = {"smiles": str(args.smiles)}
     else:
         model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
-                                                detokenize=selfies_to_smiles, kernel=args.kernel)
+                                                detokenize=selfies_to_smiles, kernel=args.kernel,
+                                                top_p=args.top_p)
         generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16)
-        source = {"steps": args.steps, "kernel": args.kernel, "bf16": bf16,
+        source = {"steps": args.steps, "kernel": args.kernel, "top_p": args.top_p, "bf16": bf16,
                   "sampling_s": time.time() - start}
         out.with_suffix(".smi").write_text("\n".join(generated) + "\n")  # kept if the metrics fail
         print(f"wrote {out.with_suffix('.smi')}; computing the metrics", file=sys.stderr, flush=True)

@@ -9,7 +9,7 @@ ancestral, best_of_n and the real data as reference points.
     python scripts/tradeoff.py image          # reward=classifier, 256 samples per point: FD, confidence
     python scripts/tradeoff.py dna --plot-only
 
-32 samples, 50 steps (molecule: the model's 64), seed 0 per point (about 1 minute each for svdd M=10 on 2 cores
+32 samples, 50 steps (molecule: the model's 24), seed 0 per point (about 1 minute each for svdd M=10 on 2 cores
 for DNA). DNA/RNA naturalness figures are recomputed from each run's samples.csv with the domain's naturalness
 object, so older runs plot too; protein, molecule and image figures are read from the run summaries.
 """
