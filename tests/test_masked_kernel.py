@@ -185,8 +185,9 @@ def test_top_p_with_one_token_per_step_samples_the_truncated_conditionals_exactl
             for pos in order:
                 p = conditionals[STATES.tolist().index(state), pos]
                 ranked = p.sort(descending=True).values
-                kept = p[p >= ranked[(ranked.cumsum(0) - ranked < top_p).sum() - 1]]  # the nucleus
-                prob *= float(p[word[pos]] / kept.sum()) if p[word[pos]] >= kept.min() else 0.0
+                size = int((ranked.cumsum(0) - ranked < top_p).sum())  # the nucleus: most likely tokens to top_p
+                in_nucleus = p[word[pos]] >= ranked[size - 1]
+                prob *= float(p[word[pos]] / ranked[:size].sum()) if in_nucleus else 0.0
                 state[pos] = word[pos]
             expected[w] += prob / math.factorial(LENGTH)
     law = chain_law(model)[~(STATES == len(ALPHABET)).any(1)]
