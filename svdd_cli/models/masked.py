@@ -271,7 +271,8 @@ def build_backbone(settings: dict[str, Any], vocab_size: int, path: str | Path) 
 def nucleus(log_probs: Tensor, top_p: float) -> Tensor:
     """log-probs (..., V) truncated to the smallest set of most likely entries with mass >= top_p, renormalised."""
     ranked, order = log_probs.sort(-1, descending=True)
-    mass_before = ranked.exp().cumsum(-1) - ranked.exp()
+    probs = ranked.exp()
+    mass_before = probs.cumsum(-1) - probs
     ranked = ranked.masked_fill(mass_before >= top_p, -math.inf)
     return torch.full_like(log_probs, -math.inf).scatter(-1, order, ranked).log_softmax(-1)
 
