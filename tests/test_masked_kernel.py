@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from itertools import pairwise
 
 import pytest
@@ -122,8 +121,9 @@ def test_random_order_with_one_token_per_step_samples_the_denoisers_joint_law_ex
         == pytest.approx(1, abs=1e-6)
 
 
-def test_random_order_proposals_follow_log_prob_and_unmask_the_scheduled_count():
-    model = MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order")
+@pytest.mark.parametrize("kernel", ["random_order", "confidence"])
+def test_one_position_kernels_propose_by_log_prob_and_unmask_the_scheduled_count(kernel):
+    model = MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=LENGTH, kernel=kernel, top_p=0.9)
     gen = torch.Generator().manual_seed(0)
     x = model.init(20_000, gen)
     for step, (t, s) in enumerate(pairwise(model.timesteps())):
@@ -171,28 +171,61 @@ def test_nucleus_keeps_the_smallest_most_likely_set_with_the_mass_and_renormalis
     torch.testing.assert_close(nucleus(probs.log(), 0.1).exp(), torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
 
 
-def test_top_p_with_one_token_per_step_samples_the_truncated_conditionals_exactly():
-    """The law of random_order with L steps and top_p, enumerated by hand: the mean over the L! orders of the
-    product of each step's truncated conditional, against the kernel's transition matrices."""
-    denoiser, top_p = ConditionalDenoiser(), 0.6
-    model = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order", top_p=top_p)
+def truncated(p: Tensor, top_p: float) -> Tensor:
+    """p (V,) cut by hand to its most likely tokens up to mass top_p, renormalised."""
+    ranked = p.sort(descending=True).values
+    size = int((ranked.cumsum(0) - ranked < top_p).sum())
+    kept = torch.where(p >= ranked[size - 1], p, 0.0)
+    return kept / kept.sum()
+
+
+def law_by_hand(denoiser: ConditionalDenoiser, top_p: float, confidence: bool) -> Tensor:
+    """The law over the 27 words of unmasking one position per step, enumerated independently of the kernel code:
+    the sum over the L! orders of the product, step by step, of the position's probability (uniform over the
+    masked ones, or proportional to the top token probability of its nucleus) and its truncated conditional."""
     conditionals = denoiser.table[..., :-1].double().exp()  # (64 partial states, L, V)
     words = list(itertools.product(range(len(ALPHABET)), repeat=LENGTH))
-    expected = torch.zeros(len(words), dtype=torch.float64)
+    law = torch.zeros(len(words), dtype=torch.float64)
     for w, word in enumerate(words):
         for order in itertools.permutations(range(LENGTH)):
             state, prob = [len(ALPHABET)] * LENGTH, 1.0
             for pos in order:
-                p = conditionals[STATES.tolist().index(state), pos]
-                ranked = p.sort(descending=True).values
-                size = int((ranked.cumsum(0) - ranked < top_p).sum())  # the nucleus: most likely tokens to top_p
-                in_nucleus = p[word[pos]] >= ranked[size - 1]
-                prob *= float(p[word[pos]] / ranked[:size].sum()) if in_nucleus else 0.0
+                cut = [truncated(p, top_p) for p in conditionals[STATES.tolist().index(state)]]
+                weight = {i: float(cut[i].max()) if confidence else 1.0 for i in range(LENGTH)
+                          if state[i] == len(ALPHABET)}
+                prob *= weight[pos] / sum(weight.values()) * float(cut[pos][word[pos]])
                 state[pos] = word[pos]
-            expected[w] += prob / math.factorial(LENGTH)
+            law[w] += prob
+    return law
+
+
+def test_top_p_with_one_token_per_step_samples_the_truncated_conditionals_exactly():
+    denoiser = ConditionalDenoiser()
+    model = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order", top_p=0.6)
     law = chain_law(model)[~(STATES == len(ALPHABET)).any(1)]
-    torch.testing.assert_close(law, expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, confidence=False), atol=1e-6, rtol=0)
     assert (law == 0).sum() > 0 and 0.5 * (law - denoiser.q).abs().sum() > 0.05  # it truncated something
+
+
+def test_confidence_samples_its_law_exactly_and_a_consistent_denoisers_joint():
+    """Any order, adaptive ones too, multiplies exact conditionals into the joint: without a nucleus the
+    confidence kernel samples q like random_order; with one, its own law, not random_order's."""
+    denoiser = ConditionalDenoiser()
+    words = ~(STATES == len(ALPHABET)).any(1)
+    full = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="confidence")
+    torch.testing.assert_close(chain_law(full)[words], denoiser.q.double(), atol=1e-6, rtol=0)
+    cut = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="confidence", top_p=0.6)
+    law = chain_law(cut)[words]
+    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, confidence=True), atol=1e-6, rtol=0)
+    uniform = chain_law(MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order",
+                                        top_p=0.6))[words]
+    assert 0.5 * (law - uniform).abs().sum() > 0.01
+
+
+def test_confidence_needs_one_position_per_network_call():
+    with pytest.raises(UserError, match="model.kernel=confidence unmasks one position per network call: set "
+                                        "model.num_steps=3 \\(the model's length\\), not 2, or model.kernel=random_order"):
+        MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=2, kernel="confidence")
 
 
 @pytest.mark.parametrize("top_p", [0.0, 1.5])

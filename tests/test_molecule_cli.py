@@ -10,7 +10,7 @@ from rdkit import Chem
 
 from tests.test_cli import svdd
 
-TINY = ["domain=molecule", "model.num_steps=4", "num_samples=5", "batch_size=3", "sampler.num_candidates=2",
+TINY = ["domain=molecule", "num_samples=5", "batch_size=3", "sampler.num_candidates=2",
         "reference_samples=4", "likelihood_draws=1", "device=cpu"]
 
 
@@ -42,7 +42,7 @@ def test_composite_run_sums_its_terms(tmp_path):
 def test_docking_run_end_to_end(tmp_path):
     """Real AutoDock Vina on dockstring's PARP1 box, guided by SVDD (a few minutes on 2 cores)."""
     result = svdd("run", *TINY, "reward=docking", "reward.target=PARP1", "reward.exhaustiveness=1",
-                  "num_samples=2", "batch_size=2", "reference_samples=0", f"hydra.run.dir={tmp_path}")
+                  "model.kernel=random_order", "model.num_steps=4", "num_samples=2", "batch_size=2", "reference_samples=0", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(open(tmp_path / "samples.csv")))
     summary = json.loads((tmp_path / "summary.json").read_text())

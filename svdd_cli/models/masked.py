@@ -10,10 +10,12 @@ Each masked position unmasks independently ("mdlm" kernel), so two positions unm
 drawn without seeing each other. The "random_order" kernel unmasks a fixed number of uniformly chosen masked
 positions per step instead (m - round(m s / t) of the m masked ones: L / num_steps on the schedule); with
 num_steps = L it unmasks one token per network call, which for a denoiser that ignores the time is the
-continuous-time reverse process itself (no discretisation error, L NFE).
+continuous-time reverse process itself (no discretisation error, L NFE). The "confidence" kernel also unmasks one
+position per network call (num_steps = L), but chooses it with probability proportional to the probability of its
+most likely token (confident positions first, as MaskGIT decodes, but drawn, not argmax), then draws its token.
 `top_p` < 1 truncates the denoiser's distribution at each position to its nucleus (the smallest set of most likely
-tokens with mass >= top_p, renormalised; Holtzman et al. 2020, as ReMDM samples MDLM) before either kernel draws
-from it; the ELBO (log_likelihood) stays the network's own.
+tokens with mass >= top_p, renormalised; Holtzman et al. 2020, as ReMDM samples MDLM) before any kernel draws
+from it (confidence weighs positions by their nucleus's top token); the ELBO (log_likelihood) stays the network's own.
 Tokens are 0..V-1 for the vocabulary (letters, or SELFIES symbols) and V for the mask.
 """
 
@@ -66,7 +68,7 @@ class SigmaConditioned(Protocol):
     time_conditioning: bool
 
 
-KERNELS = ("mdlm", "random_order")
+KERNELS = ("mdlm", "random_order", "confidence")
 
 
 class MaskedDiffusion:
@@ -78,10 +80,13 @@ class MaskedDiffusion:
                  tokenize: Callable[[Any, int], Sequence[str]] | None = None, kernel: str = "mdlm",
                  top_p: float = 1.0) -> None:
         """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
-        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm" or
-        "random_order"; `top_p`: the nucleus, 1 = the full distribution (the module docstring)."""
+        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm", "random_order"
+        or "confidence" (num_steps = length); `top_p`: the nucleus, 1 = the full distribution (the module docstring)."""
         if kernel not in KERNELS:
             raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
+        if kernel == "confidence" and num_steps != length:
+            raise UserError(f"model.kernel=confidence unmasks one position per network call: set "
+                            f"model.num_steps={length} (the model's length), not {num_steps}, or model.kernel=random_order")
         if not 0 < top_p <= 1:
             raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
         self.kernel, self.top_p = kernel, top_p
@@ -145,23 +150,36 @@ class MaskedDiffusion:
         return Prediction(x_t=x_t, t=t, x0=x0, output=log_probs)
 
     def unmasking(self, x_t: Tensor, t: float, s: float) -> Tensor:
-        """How many of each row's masked positions unmask in the step t -> s: (B, L) -> (B,), random_order only."""
+        """How many of each row's masked positions unmask in the step t -> s: (B, L) -> (B,); not for mdlm.
+        confidence: at most one before the last step (more masks than steps left: the last unmasks the rest)."""
         m = (x_t == self.mask_id).sum(-1)
-        return m - torch.round(m * (s / t)).long() if s > 0 else m
+        if s == 0:
+            return m
+        n = m - torch.round(m * (s / t)).long()
+        return n.clamp(max=1) if self.kernel == "confidence" else n
 
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1); a position's marginal
-        (random_order: its positions are not independent)."""
+        (random_order, confidence: its positions are not independent)."""
         masked = pred.x_t == self.mask_id
         if self.kernel == "mdlm":
             a_t, a_s = self.alpha(pred.t), self.alpha(s)
-            unmask = torch.full(masked.shape[:1], (a_s - a_t) / (1 - a_t), device=masked.device)
+            unmask = torch.full((len(masked), 1), (a_s - a_t) / (1 - a_t), device=masked.device)
         else:
-            unmask = self.unmasking(pred.x_t, pred.t, s) / masked.sum(-1).clamp_min(1)
-        unmask = unmask.view(-1, 1, 1)
-        logq = pred.output + unmask.log()
-        logq[..., self.mask_id] = torch.log1p(-unmask).view(-1, 1)
+            m, n = masked.sum(-1, keepdim=True), self.unmasking(pred.x_t, pred.t, s).unsqueeze(-1)
+            if self.kernel == "random_order":
+                unmask = n / m.clamp_min(1)
+            else:  # confidence: one position (B, L), or all of them at the last step
+                unmask = torch.where(n == m, 1.0, n * self.position_log_weights(pred).exp())
+        logq = pred.output + unmask.log().unsqueeze(-1)
+        logq[..., self.mask_id] = torch.log1p(-unmask)
         return torch.where(masked.unsqueeze(-1), logq, pred.output)  # unmasked rows of output are one-hot: carried over
+
+    def position_log_weights(self, pred: Prediction) -> Tensor:
+        """confidence: log-probability that each masked position is the one unmasked next, proportional to the
+        probability of its most likely token: (B, L), -inf where unmasked."""
+        top = pred.output[..., :self.mask_id].amax(-1)
+        return top.masked_fill(pred.x_t != self.mask_id, -math.inf).log_softmax(-1)
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
         return self.draw(pred, self.transition_log_probs(pred, s), s, generator)
@@ -177,9 +195,10 @@ class MaskedDiffusion:
         return self.draw(pred, self.shifted_log_probs(pred, s, delta), s, generator)
 
     def draw(self, pred: Prediction, logq: Tensor, s: float, generator: torch.Generator) -> Tensor:
-        """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order:
-        unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v exp(logq[v])
-        (uniform unless guidance shifted logq; exact for one per step), each then drawn from its token weights."""
+        """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order,
+        confidence: unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v
+        exp(logq[v]) (random_order: uniform unless guidance shifted logq; exact for one per step), each then drawn
+        from its token weights."""
         if self.kernel == "mdlm":
             return gumbel_argmax(logq, generator)
         tokens = logq[..., :self.mask_id]
@@ -197,8 +216,12 @@ class MaskedDiffusion:
         changed = x_s != pred.x_t
         m, n = masked.sum(-1), self.unmasking(pred.x_t, pred.t, s)
         drawn = pred.output.gather(-1, x_s.unsqueeze(-1)).squeeze(-1)  # (B, L) log p_theta of each token
-        subsets = torch.lgamma(m + 1.0) - torch.lgamma(n + 1.0) - torch.lgamma(m - n + 1.0)  # log C(m, n)
-        lp = torch.where(changed, drawn, 0.0).sum(-1) - subsets
+        if self.kernel == "confidence":  # the one changed position's weight (1 when all unmask)
+            chosen = torch.where(changed, self.position_log_weights(pred), 0.0).sum(-1)
+            positions = torch.where(n < m, chosen, 0.0)
+        else:  # a uniform subset: 1 / C(m, n)
+            positions = torch.lgamma(n + 1.0) + torch.lgamma(m - n + 1.0) - torch.lgamma(m + 1.0)
+        lp = torch.where(changed, drawn, 0.0).sum(-1) + positions
         possible = (changed.sum(-1) == n) & ~(changed & (~masked | (x_s == self.mask_id))).any(-1)
         return torch.where(possible, lp, -math.inf)
 
