@@ -6,7 +6,7 @@ MOSES's own "/Test" figures), IntDiv, unique@1k/@10k, novelty against the traini
 MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The same figures of as many
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
-    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.8]
+    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.9]
     python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64 --top-p 1   # positions unmasked independently
     python scripts/evaluate_molecule_model.py --smiles designs.smi --no-ceiling   # score saved SMILES, no sampling
 """
@@ -26,12 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 from fcd_torch import FCD
+from omegaconf import OmegaConf
 
 from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
 from svdd_cli.models.masked import KERNELS, MaskedDiffusion
 from svdd_cli.samplers.ancestral import rollout
 from svdd_cli.training import use_bf16
+
+DEFAULTS = OmegaConf.load(Path(__file__).parents[1] / "configs/model/molecule.yaml")  # the shipped sampling settings
 
 
 def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
@@ -96,13 +99,15 @@ def main() -> None:
     p.add_argument("--hashes", type=Path, help="training-set hashes (default: <checkpoint>/train_hashes.npy)")
     p.add_argument("--filters", type=Path, default=Path("checkpoints/molecule_moses/moses_filters.smarts"))
     p.add_argument("--samples", type=int, default=2000)
-    p.add_argument("--steps", type=int, default=24, help="reverse steps (configs/model/molecule.yaml's: 24)")
-    p.add_argument("--kernel", choices=KERNELS, default="random_order",
-                   help="random_order with --steps = the model's length: one token per step, exact for a denoiser "
-                        "without time input (configs/model/molecule.yaml's); mdlm: positions unmask independently")
-    p.add_argument("--top-p", type=float, default=0.8,
-                   help="draw each token from the denoiser's nucleus of this mass (configs/model/molecule.yaml's: "
-                        "0.8; 1 = the full distribution)")
+    p.add_argument("--steps", type=int, default=DEFAULTS.num_steps,
+                   help=f"reverse steps (default: configs/model/molecule.yaml's, {DEFAULTS.num_steps})")
+    p.add_argument("--kernel", choices=KERNELS, default=DEFAULTS.kernel,
+                   help=f"default: configs/model/molecule.yaml's, {DEFAULTS.kernel}; random_order and confidence "
+                        "unmask one token per step (--steps = the model's length); mdlm: positions unmask "
+                        "independently")
+    p.add_argument("--top-p", type=float, default=DEFAULTS.top_p,
+                   help="draw each token from the denoiser's nucleus of this mass (default: "
+                        f"configs/model/molecule.yaml's, {DEFAULTS.top_p}; 1 = the full distribution)")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
