@@ -39,7 +39,7 @@ def throughput(args: argparse.Namespace, ligands: list[str], workers: int) -> di
 
 
 def guided_run(args: argparse.Namespace) -> dict[str, float]:
-    model = svdd_cli.load_model("molecule", num_steps=args.steps, device="cpu")
+    model = svdd_cli.load_model("molecule", num_steps=args.steps, kernel="random_order", device="cpu")  # any steps
     reward = Docking(args.target, args.exhaustiveness)
     start = time.perf_counter()
     x = SVDD(num_candidates=args.candidates).sample(model, reward, args.samples, torch.Generator().manual_seed(0),
@@ -58,7 +58,7 @@ def read_ligands(args: argparse.Namespace) -> tuple[list[str], str]:
         with open(args.data) as f:
             rows = zip(range(args.ligands), csv.DictReader(f, delimiter="\t"))
             return [row["smiles"] for _, row in rows], str(args.data)
-    model = svdd_cli.load_model("molecule", num_steps=args.steps, device="cpu")
+    model = svdd_cli.load_model("molecule", device="cpu")
     x = Ancestral().sample(model, None, args.ligands, torch.Generator().manual_seed(0), lambda record: None)
     return model.decode(x), f"{args.ligands} ancestral samples of the shipped molecule model ({args.data} not found)"
 

@@ -223,8 +223,8 @@ def test_confidence_samples_its_law_exactly_and_a_consistent_denoisers_joint():
 
 
 def test_confidence_needs_one_position_per_network_call():
-    with pytest.raises(UserError, match="model.kernel=confidence unmasks one position per network call: set "
-                                        "model.num_steps=3 \\(the model's length\\), not 2, or model.kernel=random_order"):
+    with pytest.raises(UserError, match="model.kernel=confidence unmasks one position per network call: set model."
+                                        "num_steps=3 \\(the model's length\\), not 2, or model.kernel=random_order"):
         MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=2, kernel="confidence")
 
 

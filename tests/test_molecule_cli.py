@@ -10,7 +10,7 @@ from rdkit import Chem
 
 from tests.test_cli import svdd
 
-TINY = ["domain=molecule", "num_samples=5", "batch_size=3", "sampler.num_candidates=2",
+TINY = ["domain=molecule", "model.num_steps=4", "num_samples=5", "batch_size=3", "sampler.num_candidates=2",
         "reference_samples=4", "likelihood_draws=1", "device=cpu"]
 
 
@@ -38,11 +38,25 @@ def test_composite_run_sums_its_terms(tmp_path):
     assert {"qed.cache_hit_rate", "sa.failures", "moses_filters.scored"} <= set(summary["oracle"])
 
 
+def test_the_confidence_kernel_runs_and_needs_one_step_per_token(tmp_path):
+    base = ["domain=molecule", "sampler=ancestral", "num_samples=3", "reference_samples=0", "likelihood_draws=1",
+            "device=cpu", "reward=qed", "model.kernel=confidence", "model.top_p=0.9"]
+    result = svdd("run", *base, f"hydra.run.dir={tmp_path / 'ok'}")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "ok" / "samples.csv")))
+    assert len(rows) == 3 and all(r["valid"] == "True" for r in rows)
+    result = svdd("run", *base, "model.num_steps=4", f"hydra.run.dir={tmp_path / 'short'}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "svdd: error: model.kernel=confidence unmasks one position per network call: set model.num_steps=24 (the "
+        "model's length), not 4, or model.kernel=random_order"]
+    assert not (tmp_path / "short" / "samples.csv").exists()
+
+
 @pytest.mark.slow
 def test_docking_run_end_to_end(tmp_path):
     """Real AutoDock Vina on dockstring's PARP1 box, guided by SVDD (a few minutes on 2 cores)."""
     result = svdd("run", *TINY, "reward=docking", "reward.target=PARP1", "reward.exhaustiveness=1",
-                  "model.kernel=random_order", "model.num_steps=4", "num_samples=2", "batch_size=2", "reference_samples=0", f"hydra.run.dir={tmp_path}")
+                  "num_samples=2", "batch_size=2", "reference_samples=0", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(open(tmp_path / "samples.csv")))
     summary = json.loads((tmp_path / "summary.json").read_text())

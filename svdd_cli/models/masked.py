@@ -85,8 +85,8 @@ class MaskedDiffusion:
         if kernel not in KERNELS:
             raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
         if kernel == "confidence" and num_steps != length:
-            raise UserError(f"model.kernel=confidence unmasks one position per network call: set "
-                            f"model.num_steps={length} (the model's length), not {num_steps}, or model.kernel=random_order")
+            raise UserError(f"model.kernel=confidence unmasks one position per network call: set model.num_steps="
+                            f"{length} (the model's length), not {num_steps}, or model.kernel=random_order")
         if not 0 < top_p <= 1:
             raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
         self.kernel, self.top_p = kernel, top_p
