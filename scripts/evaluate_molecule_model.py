@@ -8,6 +8,7 @@ real test molecules (disjoint from the 10,000) are the ceiling column: their FCD
 
     python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.9]
     python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64 --top-p 1   # positions unmasked independently
+    python scripts/evaluate_molecule_model.py --remask-rounds 24                    # + corrector rounds (ReMDM-style)
     python scripts/evaluate_molecule_model.py --smiles designs.smi --no-ceiling   # score saved SMILES, no sampling
 """
 
@@ -31,7 +32,7 @@ from omegaconf import OmegaConf
 from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
 from svdd_cli.models.masked import KERNELS, MaskedDiffusion
-from svdd_cli.samplers.ancestral import rollout
+from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.training import use_bf16
 
 DEFAULTS = OmegaConf.load(Path(__file__).parents[1] / "configs/model/molecule.yaml")  # the shipped sampling settings
@@ -45,14 +46,16 @@ def read_wheel(wheel: Path) -> tuple[list[str], dict[str, Any]]:
 
 
 @torch.inference_mode()
-def sample_smiles(model: MaskedDiffusion, n: int, batch_size: int, seed: int, bf16: bool) -> list[str]:
-    """n decoded ancestral samples: model.num_steps steps of the model's reverse kernel."""
+def sample_smiles(model: MaskedDiffusion, sampler: Ancestral, n: int, batch_size: int, seed: int,
+                  bf16: bool) -> list[str]:
+    """n decoded ancestral samples: model.num_steps steps of the model's reverse kernel (and the sampler's corrector
+    rounds)."""
     generator = torch.Generator(model.device).manual_seed(seed)
     out: list[str] = []
     start = time.time()
     with torch.autocast(model.device.type, torch.bfloat16, enabled=bf16):
         while len(out) < n:
-            x = rollout(model, model.init(min(batch_size, n - len(out)), generator), generator, lambda record: None)
+            x = sampler.sample(model, None, min(batch_size, n - len(out)), generator, lambda record: None)
             out.extend(model.decode(x))
             elapsed = time.time() - start
             print(f"sampled {len(out):,} of {n:,} molecules in {elapsed:.0f} s "
@@ -108,6 +111,9 @@ def main() -> None:
     p.add_argument("--top-p", type=float, default=DEFAULTS.top_p,
                    help="draw each token from the denoiser's nucleus of this mass (default: "
                         f"configs/model/molecule.yaml's, {DEFAULTS.top_p}; 1 = the full distribution)")
+    p.add_argument("--remask-rounds", type=int, default=0,
+                   help="corrector rounds after the pass (sampler=ancestral sampler.remask_rounds; the card)")
+    p.add_argument("--remask-fraction", type=float, default=0.15, help="positions re-masked per round")
     p.add_argument("--batch-size", type=int, default=250)
     p.add_argument("--reference", type=int, default=10_000, help="test molecules for the FCD reference")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
@@ -134,8 +140,10 @@ def main() -> None:
         model = MaskedDiffusion.from_checkpoint(args.checkpoint, num_steps=args.steps, device="cpu",
                                                 detokenize=selfies_to_smiles, kernel=args.kernel,
                                                 top_p=args.top_p)
-        generated = sample_smiles(model, args.samples, args.batch_size, args.seed, bf16)
-        source = {"steps": args.steps, "kernel": args.kernel, "top_p": args.top_p, "bf16": bf16,
+        sampler = Ancestral(args.remask_rounds, args.remask_fraction)
+        generated = sample_smiles(model, sampler, args.samples, args.batch_size, args.seed, bf16)
+        source = {"steps": args.steps, "kernel": args.kernel, "top_p": args.top_p, "remask_rounds": args.remask_rounds,
+                  "remask_fraction": args.remask_fraction, "nfe_per_sample": sampler.nfe(args.steps), "bf16": bf16,
                   "sampling_s": time.time() - start}
         out.with_suffix(".smi").write_text("\n".join(generated) + "\n")  # kept if the metrics fail
         print(f"wrote {out.with_suffix('.smi')}; computing the metrics", file=sys.stderr, flush=True)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from svdd_cli.errors import UserError
 from svdd_cli.models.masked import MaskedDiffusion, nucleus
+from svdd_cli.samplers.ancestral import Ancestral
 from tests.conftest import log_uniform, table_model
 
 
@@ -94,17 +95,20 @@ class ConditionalDenoiser(nn.Module):
         return self.table[index]
 
 
-def chain_law(model: MaskedDiffusion) -> Tensor:
-    """The exact law over the 64 states after all steps from all-mask, by the kernel's transition matrices; each
-    row of each matrix must sum to 1 (log_prob is a normalised kernel)."""
+def steps_law(model: MaskedDiffusion, dist: Tensor, times: list[float]) -> Tensor:
+    """dist (64,) over the states carried through the kernel's steps `times` by its transition matrices; each row
+    of each matrix must sum to 1 (log_prob is a normalised kernel)."""
     n = len(STATES)
-    dist = (STATES == model.mask_id).all(1).double()
-    times = model.timesteps()
     for t, s in pairwise(times):
         kernel = model.log_prob(model.predict(STATES, t).repeat(n), STATES.repeat(n, 1), s).view(n, n).double().exp()
         torch.testing.assert_close(kernel.sum(1), torch.ones(n, dtype=torch.float64))
         dist = dist @ kernel
     return dist
+
+
+def chain_law(model: MaskedDiffusion) -> Tensor:
+    """The exact law over the 64 states after all steps from all-mask."""
+    return steps_law(model, (STATES == model.mask_id).all(1).double(), model.timesteps())
 
 
 def test_random_order_with_one_token_per_step_samples_the_denoisers_joint_law_exactly():
@@ -232,3 +236,51 @@ def test_confidence_needs_one_position_per_network_call():
 def test_a_top_p_outside_0_1_is_a_user_error(top_p):
     with pytest.raises(UserError, match=f"model.top_p={top_p} must be in \\(0, 1\\]"):
         MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, top_p=top_p)
+
+
+# The ancestral sampler's corrector rounds (sampler.remask_rounds): re-mask a block, re-draw it with the kernel.
+
+def remask_law(dist: Tensor, count: int) -> Tensor:
+    """dist over words -> over states with `count` of the L positions masked, every subset alike."""
+    out = torch.zeros_like(dist)
+    subsets = list(itertools.combinations(range(LENGTH), count))
+    for i, state in enumerate(STATES.tolist()):
+        for subset in subsets:
+            masked = [len(ALPHABET) if j in subset else v for j, v in enumerate(state)]
+            out[STATES.tolist().index(masked)] += dist[i] / len(subsets)
+    return out
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.6])
+def test_corrector_rounds_sample_the_chain_of_remask_and_redraw(top_p):
+    """Two rounds re-masking 2 of 3 positions (remask_fraction 0.5: k* = 2 steps), 40,000 samples against the law
+    composed by hand from the remask law and the kernel's matrices: exact conditionals leave q unchanged (a block
+    Gibbs move); truncated ones, which disagree, move it."""
+    model = MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order",
+                            top_p=top_p)
+    law = before = chain_law(model)
+    for _ in range(2):
+        law = steps_law(model, remask_law(law, 2), model.timesteps()[1:])
+    words = ~(STATES == model.mask_id).any(1)
+    assert law[~words].abs().sum() < 1e-9
+    if top_p == 1:
+        torch.testing.assert_close(law[words], ConditionalDenoiser().q.double(), atol=1e-6, rtol=0)
+    else:
+        assert 0.5 * (law - before).abs().sum() > 0.1  # measured 0.153
+    x = Ancestral(remask_rounds=2, remask_fraction=0.5).sample(model, None, 40_000, torch.Generator().manual_seed(0),
+                                                                lambda record: None)
+    index = (x * (len(ALPHABET) + 1) ** torch.arange(LENGTH - 1, -1, -1)).sum(1)
+    observed = torch.bincount(index, minlength=len(STATES)).double() / len(x)
+    assert 0.5 * (observed - law).abs().sum() < 0.02  # measured 0.011 (top_p 1), 0.0025 (0.6)
+
+
+def test_corrector_rounds_cost_their_steps_and_need_a_masked_model():
+    assert Ancestral(remask_rounds=12, remask_fraction=0.15).nfe(24) == 24 + 12 * 4
+    assert Ancestral().nfe(24) == 24
+    with pytest.raises(ValueError, match="sampler.remask_rounds=-1 must be >= 0"):
+        Ancestral(remask_rounds=-1)
+    with pytest.raises(ValueError, match="sampler.remask_fraction=0 must be in \\(0, 1\\]"):
+        Ancestral(remask_rounds=1, remask_fraction=0)
+    from tests.test_image_kernel import tiny_model  # a Gaussian (image) model: nothing to re-mask
+    with pytest.raises(UserError, match="sampler.remask_rounds needs a masked \\(sequence\\) model"):
+        Ancestral(remask_rounds=1).sample(tiny_model(num_steps=2), None, 1, torch.Generator(), lambda record: None)

@@ -38,13 +38,15 @@ def test_composite_run_sums_its_terms(tmp_path):
     assert {"qed.cache_hit_rate", "sa.failures", "moses_filters.scored"} <= set(summary["oracle"])
 
 
-def test_the_confidence_kernel_runs_and_needs_one_step_per_token(tmp_path):
+def test_the_confidence_kernel_with_corrector_rounds_runs_and_needs_one_step_per_token(tmp_path):
     base = ["domain=molecule", "sampler=ancestral", "num_samples=3", "reference_samples=0", "likelihood_draws=1",
             "device=cpu", "reward=qed", "model.kernel=confidence", "model.top_p=0.9"]
-    result = svdd("run", *base, f"hydra.run.dir={tmp_path / 'ok'}")
+    result = svdd("run", *base, "sampler.remask_rounds=2", f"hydra.run.dir={tmp_path / 'ok'}")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(open(tmp_path / "ok" / "samples.csv")))
     assert len(rows) == 3 and all(r["valid"] == "True" for r in rows)
+    summary = json.loads((tmp_path / "ok" / "summary.json").read_text())
+    assert summary["nfe_per_sample"] == 24 + 2 * 4  # each round re-draws round(0.15 x 24) = 4 tokens
     result = svdd("run", *base, "model.num_steps=4", f"hydra.run.dir={tmp_path / 'short'}")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "svdd: error: model.kernel=confidence unmasks one position per network call: set model.num_steps=24 (the "

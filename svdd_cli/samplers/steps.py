@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import torch
@@ -23,10 +24,11 @@ def start(model: DiffusionModel, rows: int, generator: torch.Generator) -> tuple
     return times, x, model.predict(x, times[0])
 
 
-def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace) -> Tensor:
-    """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...): T NFE per row."""
-    times = model.timesteps()
-    for step, (t, s) in enumerate(pairwise(times)):
+def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace,
+            times: Sequence[float] | None = None) -> Tensor:
+    """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...): T NFE per row.
+    `times`: the steps from a later start, x being x_{times[0]} (default: all of model.timesteps())."""
+    for step, (t, s) in enumerate(pairwise(model.timesteps() if times is None else times)):
         x = model.propose(model.predict(x, t), s, generator)
         trace({"step": step, "t": t})
     return x
