@@ -6,7 +6,7 @@ MOSES's own "/Test" figures), IntDiv, unique@1k/@10k, novelty against the traini
 MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The same figures of as many
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
-    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.9]
+    python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.8]
     python scripts/evaluate_molecule_model.py --kernel mdlm --steps 64 --top-p 1   # positions unmasked independently
     python scripts/evaluate_molecule_model.py --remask-rounds 24                    # + corrector rounds (ReMDM-style)
     python scripts/evaluate_molecule_model.py --smiles designs.smi --no-ceiling   # score saved SMILES, no sampling
