@@ -15,7 +15,7 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, MaskedKernel, Reward, Sampler, Trace
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.budget import fixed
-from svdd_cli.samplers.steps import at_least, rollout
+from svdd_cli.samplers.steps import at_least, last_steps, rollout, round_steps
 
 
 class Ancestral:
@@ -27,24 +27,19 @@ class Ancestral:
             raise ValueError(f"sampler.remask_fraction={remask_fraction} must be in (0, 1]")
         self.rounds, self.fraction = remask_rounds, remask_fraction
 
-    def sub_steps(self, steps: int) -> int:
-        """k*: the steps of a round, from t* down to 0 (at least 1)."""
-        return max(1, round(self.fraction * steps))
-
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
         if self.rounds and not isinstance(model, MaskedKernel):
             raise UserError("sampler.remask_rounds needs a masked (sequence) model; set sampler.remask_rounds=0")
         x = rollout(model, model.init(n, generator), generator, trace)
-        times = list(model.timesteps())
-        sub = times[len(times) - 1 - self.sub_steps(len(times) - 1):]  # t* down to 0
+        sub = last_steps(model.timesteps(), self.fraction)  # t* down to 0
         for k in range(1, self.rounds + 1):
             x = remask(x, model.mask_id, round(sub[0] * x.shape[1]), generator)
             x = rollout(model, x, generator, lambda record, k=k: trace({"round": k, **record}), sub)
         return x
 
     def nfe(self, steps: int) -> int:
-        return steps + self.rounds * self.sub_steps(steps)
+        return steps + self.rounds * round_steps(self.fraction, steps)
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
         """Itself: one pass (and its rounds), whatever the budget above it."""

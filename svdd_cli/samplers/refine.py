@@ -29,7 +29,7 @@ from svdd_cli.errors import UserError
 from svdd_cli.samplers.budget import fit, fit_first, resized
 from svdd_cli.samplers.resampling import Resampling
 from svdd_cli.samplers.seeds import encode_seeds, read_seeds
-from svdd_cli.samplers.steps import at_least, start
+from svdd_cli.samplers.steps import at_least, last_steps, round_steps, start
 from svdd_cli.samplers.svdd_steps import SVDDSteps
 
 
@@ -54,7 +54,7 @@ class Refine:
 
     def sub_steps(self, steps: int) -> int:
         """Steps from t* down to 0 on a uniform grid of `steps` steps (at least 1)."""
-        return max(1, round(self.fraction * steps))
+        return round_steps(self.fraction, steps)
 
     def nfe(self, steps: int) -> int:
         first = 0 if self.seeds is not None else self.steps.nfe(steps)
@@ -78,7 +78,7 @@ class Refine:
         times = list(model.timesteps())
         x, scored = self.first(model, reward, n, generator, lambda r: trace({"round": 0, **r}))
         seed = x.clone()
-        sub = times[len(times) - 1 - self.sub_steps(len(times) - 1):]  # t* = sub[0] down to 0
+        sub = last_steps(times, self.fraction)  # t* = sub[0] down to 0
         for k in range(1, self.rounds + 1):
             r = reward(model.decode(x)) if scored is None else scored  # the last SVDD step scored x already
             if self.alpha is not None:

@@ -24,6 +24,16 @@ def start(model: DiffusionModel, rows: int, generator: torch.Generator) -> tuple
     return times, x, model.predict(x, times[0])
 
 
+def round_steps(fraction: float, steps: int) -> int:
+    """k*: the steps of a round that re-draws `fraction` of a pass of `steps` steps, t* down to 0 (at least 1)."""
+    return max(1, round(fraction * steps))
+
+
+def last_steps(times: Sequence[float], fraction: float) -> list[float]:
+    """The times of a pass's last round_steps(fraction) steps: t* = the first of them, down to 0."""
+    return list(times[len(times) - 1 - round_steps(fraction, len(times) - 1):])
+
+
 def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace: Trace,
             times: Sequence[float] | None = None) -> Tensor:
     """Run every step of the pre-trained kernel on a batch x_T (B, ...) and return x_0 (B, ...): T NFE per row.
