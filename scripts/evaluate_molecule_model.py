@@ -105,9 +105,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=DEFAULTS.num_steps,
                    help=f"reverse steps (default: configs/model/molecule.yaml's, {DEFAULTS.num_steps})")
     p.add_argument("--kernel", choices=KERNELS, default=DEFAULTS.kernel,
-                   help=f"default: configs/model/molecule.yaml's, {DEFAULTS.kernel}; random_order and confidence "
-                        "unmask one token per step (--steps = the model's length); mdlm: positions unmask "
-                        "independently")
+                   help=f"default: configs/model/molecule.yaml's, {DEFAULTS.kernel}; all but mdlm unmask one "
+                        "token per step with --steps = the model's length (confidence, left_to_right, "
+                        "right_to_left: only so); mdlm: positions unmask independently")
     p.add_argument("--top-p", type=float, default=DEFAULTS.top_p,
                    help="draw each token from the denoiser's nucleus of this mass (default: "
                         f"configs/model/molecule.yaml's, {DEFAULTS.top_p}; 1 = the full distribution)")

@@ -17,6 +17,10 @@ every --eval-every steps. `--export FOLDER` writes the EMA weights as a checkpoi
 
 Loss: MDLM's continuous-time NELBO with antithetic times (MaskedDiffusion.nelbo) divided by the
 length; AdamW, linear warm-up then a constant learning rate (MDLM's schedule), EMA of the weights.
+`--order right_to_left` (or left_to_right) also trains the conditionals that kernel of the same name samples from:
+--order-fraction of each batch has a prefix (suffix) masked up to a uniform cut and adds the negative log-likelihood
+of the next position to unmask times the length (an unbiased estimate of the row's NLL in that order, the same
+scale as the NELBO); the validation then logs that NLL too (`valid_order_nll`).
 """
 
 from __future__ import annotations
@@ -65,6 +69,34 @@ def validation_nelbo(model: MaskedDiffusion, tokens: torch.Tensor, seed: int) ->
     model.denoiser.eval()
     gen = torch.Generator(tokens.device).manual_seed(seed)
     total = sum(-model.log_likelihood(batch, gen, draws=2).sum().item() for batch in tokens.split(256))
+    model.denoiser.train()
+    return total / len(tokens)
+
+
+def order_nll(model: MaskedDiffusion, x0: torch.Tensor, order: str, cut: torch.Tensor) -> torch.Tensor:
+    """One-cut estimate of each row's NLL when unmasked in `order` (left_to_right / right_to_left): the
+    positions from the cut (B, 1) on (that side, the cut included) are masked and the cut's token is scored, times
+    the length; a uniform cut makes it unbiased: (B, L) -> (B,) nats."""
+    length = x0.shape[1]
+    index = torch.arange(length, device=x0.device)
+    masked = index >= cut if order == "left_to_right" else index <= cut
+    x_t = torch.where(masked, model.mask_id, x0)
+    log_probs = model.denoiser_log_probs(x_t, masked.float().mean(-1))
+    return -log_probs.gather(-1, x0.unsqueeze(-1)).squeeze(-1).gather(-1, cut).squeeze(-1) * length
+
+
+def validation_order_nll(model: MaskedDiffusion, tokens: torch.Tensor, order: str) -> float:
+    """Exact mean NLL (nats per sequence) of `tokens` unmasked one position at a time in `order`."""
+    model.denoiser.eval()
+    positions = range(tokens.shape[1]) if order == "left_to_right" else range(tokens.shape[1] - 1, -1, -1)
+    total = 0.0
+    with torch.inference_mode():
+        for batch in tokens.split(500):
+            x_t = torch.full_like(batch, model.mask_id)
+            for i in positions:
+                log_probs = model.denoiser_log_probs(x_t, (x_t == model.mask_id).float().mean(-1))
+                total -= log_probs[:, i].gather(-1, batch[:, i:i + 1]).sum().item()
+                x_t[:, i] = batch[:, i]
     model.denoiser.train()
     return total / len(tokens)
 
@@ -123,6 +155,9 @@ def main() -> None:
     p.add_argument("--cooldown", type=int, default=0,
                    help="anneal the lr linearly to 0 over the last N steps before --max-steps (warmup-stable-decay)")
     p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--order", choices=("left_to_right", "right_to_left"),
+                   help="also train this unmasking order's conditionals (the model.kernel of the same name)")
+    p.add_argument("--order-fraction", type=float, default=0.5, help="rows of each batch that train --order")
     p.add_argument("--hidden", type=int, default=224)
     p.add_argument("--blocks", type=int,
                    help="transformer blocks (default 4); a saved state with fewer gets new zero-gated blocks "
@@ -140,6 +175,8 @@ def main() -> None:
     args = p.parse_args()
     if args.cooldown and args.max_steps is None:
         p.error("--cooldown needs --max-steps (the step the learning rate reaches 0)")
+    if args.order and not 0 < args.order_fraction < 1:
+        p.error(f"--order-fraction {args.order_fraction} must be in (0, 1): the rest of each batch trains the NELBO")
     torch.set_num_threads(args.threads)
     saved = load_state(args.state)
     device = resolve_device(args.device)
@@ -233,9 +270,14 @@ def main() -> None:
         position += batch_size
         for group in opt.param_groups:
             group["lr"] = learning_rate(config["train"], step, args.max_steps, args.cooldown)
-        t = ((torch.rand(1) + torch.arange(batch_size) / batch_size) % 1).clamp_min(1e-4).to(device)  # antithetic
-        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss = model.nelbo(batch, t).mean() / config["length"]
+        ordered = round(batch_size * args.order_fraction) if args.order else 0
+        t = ((torch.rand(1) + torch.arange(batch_size - ordered) / (batch_size - ordered)) % 1).clamp_min(1e-4)
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):  # antithetic times ^
+            losses = model.nelbo(batch[ordered:], t.to(device))
+            if ordered:
+                cut = torch.randint(config["length"], (ordered, 1), device=device)
+                losses = torch.cat([order_nll(model, batch[:ordered], args.order, cut), losses])
+            loss = losses.mean() / config["length"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -253,8 +295,11 @@ def main() -> None:
         if step % args.eval_every == 0:
             with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                 nelbo = validation_nelbo(eval_model, valid, seed=1)
-            log.write(json.dumps({"step": step, "valid_nelbo_ema": nelbo,
-                                  "bits_per_token": nelbo / config["length"] / math.log(2)}) + "\n")
+            record = {"step": step, "valid_nelbo_ema": nelbo, "bits_per_token": nelbo / config["length"] / math.log(2)}
+            if args.order:
+                with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                    record["valid_order_nll"] = validation_order_nll(eval_model, valid, args.order)
+            log.write(json.dumps(record) + "\n")
             log.flush()
         if time.time() - last_save > args.save_minutes * 60:
             save()

@@ -125,7 +125,7 @@ def test_random_order_with_one_token_per_step_samples_the_denoisers_joint_law_ex
         == pytest.approx(1, abs=1e-6)
 
 
-@pytest.mark.parametrize("kernel", ["random_order", "confidence"])
+@pytest.mark.parametrize("kernel", ["random_order", "confidence", "left_to_right", "right_to_left"])
 def test_one_position_kernels_propose_by_log_prob_and_unmask_the_scheduled_count(kernel):
     model = MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=LENGTH, kernel=kernel, top_p=0.9)
     gen = torch.Generator().manual_seed(0)
@@ -183,10 +183,19 @@ def truncated(p: Tensor, top_p: float) -> Tensor:
     return kept / kept.sum()
 
 
-def law_by_hand(denoiser: ConditionalDenoiser, top_p: float, confidence: bool) -> Tensor:
+def position_weight(rule: str, state: list[int], i: int, top: float) -> float:
+    """Unnormalised probability that masked position i of `state` is unmasked next under `rule`; top = the
+    probability of i's most likely token in its nucleus."""
+    masked = [j for j in range(LENGTH) if state[j] == len(ALPHABET)]
+    return {"random_order": 1.0, "confidence": top, "left_to_right": float(i == masked[0]),
+            "right_to_left": float(i == masked[-1])}[rule]
+
+
+def law_by_hand(denoiser: ConditionalDenoiser, top_p: float, rule: str) -> Tensor:
     """The law over the 27 words of unmasking one position per step, enumerated independently of the kernel code:
-    the sum over the L! orders of the product, step by step, of the position's probability (uniform over the
-    masked ones, or proportional to the top token probability of its nucleus) and its truncated conditional."""
+    the sum over the L! orders of the product, step by step, of the position's probability under `rule` (uniform
+    over the masked ones, proportional to the top token probability of its nucleus, or the first / last masked
+    one) and its truncated conditional."""
     conditionals = denoiser.table[..., :-1].double().exp()  # (64 partial states, L, V)
     words = list(itertools.product(range(len(ALPHABET)), repeat=LENGTH))
     law = torch.zeros(len(words), dtype=torch.float64)
@@ -195,7 +204,7 @@ def law_by_hand(denoiser: ConditionalDenoiser, top_p: float, confidence: bool) -
             state, prob = [len(ALPHABET)] * LENGTH, 1.0
             for pos in order:
                 cut = [truncated(p, top_p) for p in conditionals[STATES.tolist().index(state)]]
-                weight = {i: float(cut[i].max()) if confidence else 1.0 for i in range(LENGTH)
+                weight = {i: position_weight(rule, state, i, float(cut[i].max())) for i in range(LENGTH)
                           if state[i] == len(ALPHABET)}
                 prob *= weight[pos] / sum(weight.values()) * float(cut[pos][word[pos]])
                 state[pos] = word[pos]
@@ -207,7 +216,7 @@ def test_top_p_with_one_token_per_step_samples_the_truncated_conditionals_exactl
     denoiser = ConditionalDenoiser()
     model = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order", top_p=0.6)
     law = chain_law(model)[~(STATES == len(ALPHABET)).any(1)]
-    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, confidence=False), atol=1e-6, rtol=0)
+    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, "random_order"), atol=1e-6, rtol=0)
     assert (law == 0).sum() > 0 and 0.5 * (law - denoiser.q).abs().sum() > 0.05  # it truncated something
 
 
@@ -220,10 +229,35 @@ def test_confidence_samples_its_law_exactly_and_a_consistent_denoisers_joint():
     torch.testing.assert_close(chain_law(full)[words], denoiser.q.double(), atol=1e-6, rtol=0)
     cut = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="confidence", top_p=0.6)
     law = chain_law(cut)[words]
-    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, confidence=True), atol=1e-6, rtol=0)
+    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, "confidence"), atol=1e-6, rtol=0)
     uniform = chain_law(MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel="random_order",
                                         top_p=0.6))[words]
     assert 0.5 * (law - uniform).abs().sum() > 0.01
+
+
+@pytest.mark.parametrize("order", ["left_to_right", "right_to_left"])
+def test_a_fixed_order_samples_its_law_exactly_and_a_consistent_denoisers_joint(order):
+    """One order multiplies exact conditionals into the joint (without a nucleus: q, as random_order); with one,
+    the truncated conditionals of that order only (the law differs from random_order's and from the other
+    order's)."""
+    denoiser = ConditionalDenoiser()
+    words = ~(STATES == len(ALPHABET)).any(1)
+    full = MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel=order)
+    torch.testing.assert_close(chain_law(full)[words], denoiser.q.double(), atol=1e-6, rtol=0)
+    law = chain_law(MaskedDiffusion(denoiser, ALPHABET, LENGTH, num_steps=LENGTH, kernel=order, top_p=0.6))[words]
+    torch.testing.assert_close(law, law_by_hand(denoiser, 0.6, order), atol=1e-6, rtol=0)
+    other = "right_to_left" if order == "left_to_right" else "left_to_right"
+    for rule in ("random_order", other):
+        assert 0.5 * (law - law_by_hand(denoiser, 0.6, rule)).abs().sum() > 0.01
+
+
+def test_a_fixed_order_unmasks_exactly_the_next_position():
+    model = MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=LENGTH, kernel="right_to_left")
+    gen = torch.Generator().manual_seed(0)
+    x = model.init(100, gen)
+    for step, (t, s) in enumerate(pairwise(model.timesteps())):
+        x = model.propose(model.predict(x, t), s, gen)
+        assert (x[:, LENGTH - 1 - step:] != model.mask_id).all() and (x[:, :LENGTH - 1 - step] == model.mask_id).all()
 
 
 def test_confidence_needs_one_position_per_network_call():

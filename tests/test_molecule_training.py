@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from svdd_cli.domains.molecule import PAD, selfies_to_smiles
@@ -137,3 +138,31 @@ def test_blocks_join_a_saved_state_zero_gated_so_the_net_computes_the_same(tmp_p
     assert trained["step"] == 5 and trained["model"]["blocks.1.adaLN_modulation.bias"].abs().sum() > 0
     fewer = train(*common, "--blocks", "2", "--max-steps", "6")
     assert fewer.returncode == 2 and "the saved state already has 3 blocks" in fewer.stderr
+
+
+def test_an_order_sitting_logs_that_orders_nll_and_its_one_cut_loss_estimates_it(tmp_path):
+    write_data(tmp_path / "data")
+    common = ["--data", str(tmp_path / "data"), "--state", str(tmp_path / "state"), *TINY]
+    bad = train(*common, "--order", "right_to_left", "--order-fraction", "1")
+    assert bad.returncode == 2 and "--order-fraction 1.0 must be in (0, 1)" in bad.stderr
+    done = train(*common, "--order", "right_to_left", "--max-steps", "3")
+    assert done.returncode == 0, done.stderr
+    log = [json.loads(line) for line in (tmp_path / "state" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "valid_order_nll" in r] == [3]
+    spec = importlib.util.spec_from_file_location("train_mdlm", ROOT / "scripts" / "train_mdlm.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    vocab = (tmp_path / "data" / "vocab.txt").read_text().split()
+    net = DIT(len(vocab) + 1, hidden_size=16, cond_dim=8, n_blocks=1, n_heads=2, dropout=0.0)
+    for weight in net.parameters():  # MDLM zero-initialises the output layer: a uniform, order-blind start
+        torch.nn.init.normal_(weight, std=0.5)
+    model = MaskedDiffusion(net.eval(), vocab, 10)
+    rows = model.encode([r.split() + [PAD] * (10 - len(r.split())) for r in ROWS])
+    for order in ("left_to_right", "right_to_left"):
+        exact = module.validation_order_nll(model, rows, order)  # L network calls in that order, summed
+        with torch.no_grad():  # the mean over the L cuts
+            every_cut = sum(module.order_nll(model, rows, order, torch.full((len(rows), 1), c)) for c in range(10))
+        assert every_cut.mean().item() / 10 == pytest.approx(exact, rel=1e-5)
+    assert abs(module.validation_order_nll(model, rows, "left_to_right")
+               - module.validation_order_nll(model, rows, "right_to_left")) > 0.1

@@ -13,6 +13,8 @@ num_steps = L it unmasks one token per network call, which for a denoiser that i
 continuous-time reverse process itself (no discretisation error, L NFE). The "confidence" kernel also unmasks one
 position per network call (num_steps = L), but chooses it with probability proportional to the probability of its
 most likely token (confident positions first, as MaskGIT decodes, but drawn, not argmax), then draws its token.
+"left_to_right" / "right_to_left" unmask one position per call in a fixed order: the first / last masked one (the
+denoiser's conditionals multiplied in one order, as an autoregressive model samples).
 `top_p` < 1 truncates the denoiser's distribution at each position to its nucleus (the smallest set of most likely
 tokens with mass >= top_p, renormalised; Holtzman et al. 2020, as ReMDM samples MDLM) before any kernel draws
 from it (confidence weighs positions by their nucleus's top token); the ELBO (log_likelihood) stays the network's own.
@@ -68,7 +70,8 @@ class SigmaConditioned(Protocol):
     time_conditioning: bool
 
 
-KERNELS = ("mdlm", "random_order", "confidence")
+KERNELS = ("mdlm", "random_order", "confidence", "left_to_right", "right_to_left")
+ONE_POSITION = ("confidence", "left_to_right", "right_to_left")  # kernels that choose one position per network call
 
 
 class MaskedDiffusion:
@@ -81,11 +84,12 @@ class MaskedDiffusion:
                  top_p: float = 1.0) -> None:
         """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
         it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm", "random_order"
-        or "confidence" (num_steps = length); `top_p`: the nucleus, 1 = the full distribution (the module docstring)."""
+        or one of ONE_POSITION (num_steps = length); `top_p`: the nucleus, 1 = the full distribution (the module
+        docstring)."""
         if kernel not in KERNELS:
             raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
-        if kernel == "confidence" and num_steps != length:
-            raise UserError(f"model.kernel=confidence unmasks one position per network call: set model.num_steps="
+        if kernel in ONE_POSITION and num_steps != length:
+            raise UserError(f"model.kernel={kernel} unmasks one position per network call: set model.num_steps="
                             f"{length} (the model's length), not {num_steps}, or model.kernel=random_order")
         if not 0 < top_p <= 1:
             raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
@@ -151,16 +155,16 @@ class MaskedDiffusion:
 
     def unmasking(self, x_t: Tensor, t: float, s: float) -> Tensor:
         """How many of each row's masked positions unmask in the step t -> s: (B, L) -> (B,); not for mdlm.
-        confidence: at most one before the last step (more masks than steps left: the last unmasks the rest)."""
+        ONE_POSITION: at most one before the last step (more masks than steps left: the last unmasks the rest)."""
         m = (x_t == self.mask_id).sum(-1)
         if s == 0:
             return m
         n = m - torch.round(m * (s / t)).long()
-        return n.clamp(max=1) if self.kernel == "confidence" else n
+        return n.clamp(max=1) if self.kernel in ONE_POSITION else n
 
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1); a position's marginal
-        (random_order, confidence: its positions are not independent)."""
+        (random_order, ONE_POSITION: its positions are not independent)."""
         masked = pred.x_t == self.mask_id
         if self.kernel == "mdlm":
             a_t, a_s = self.alpha(pred.t), self.alpha(s)
@@ -169,17 +173,26 @@ class MaskedDiffusion:
             m, n = masked.sum(-1, keepdim=True), self.unmasking(pred.x_t, pred.t, s).unsqueeze(-1)
             if self.kernel == "random_order":
                 unmask = n / m.clamp_min(1)
-            else:  # confidence: one position (B, L), or all of them at the last step
+            else:  # ONE_POSITION: one position (B, L), or all of them at the last step
                 unmask = torch.where(n == m, 1.0, n * self.position_log_weights(pred).exp())
         logq = pred.output + unmask.log().unsqueeze(-1)
         logq[..., self.mask_id] = torch.log1p(-unmask)
         return torch.where(masked.unsqueeze(-1), logq, pred.output)  # unmasked rows of output are one-hot: carried over
 
     def position_log_weights(self, pred: Prediction) -> Tensor:
-        """confidence: log-probability that each masked position is the one unmasked next, proportional to the
-        probability of its most likely token: (B, L), -inf where unmasked."""
-        top = pred.output[..., :self.mask_id].amax(-1)
-        return top.masked_fill(pred.x_t != self.mask_id, -math.inf).log_softmax(-1)
+        """ONE_POSITION: log-probability that each masked position is the one unmasked next: (B, L), -inf where
+        unmasked. confidence: proportional to the probability of its most likely token; left_to_right /
+        right_to_left: the first / last masked position."""
+        masked = pred.x_t == self.mask_id
+        if self.kernel == "confidence":
+            top = pred.output[..., :self.mask_id].amax(-1)
+            return top.masked_fill(~masked, -math.inf).log_softmax(-1)
+        if self.kernel == "left_to_right":
+            next_position = masked.int().argmax(-1)
+        else:
+            next_position = masked.shape[-1] - 1 - masked.flip(-1).int().argmax(-1)
+        chosen = torch.zeros_like(masked).scatter_(-1, next_position.unsqueeze(-1), True) & masked
+        return torch.zeros(masked.shape, device=masked.device).masked_fill(~chosen, -math.inf)
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
         return self.draw(pred, self.transition_log_probs(pred, s), s, generator)
@@ -196,7 +209,7 @@ class MaskedDiffusion:
 
     def draw(self, pred: Prediction, logq: Tensor, s: float, generator: torch.Generator) -> Tensor:
         """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order,
-        confidence: unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v
+        ONE_POSITION: unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v
         exp(logq[v]) (random_order: uniform unless guidance shifted logq; exact for one per step), each then drawn
         from its token weights."""
         if self.kernel == "mdlm":
@@ -216,7 +229,7 @@ class MaskedDiffusion:
         changed = x_s != pred.x_t
         m, n = masked.sum(-1), self.unmasking(pred.x_t, pred.t, s)
         drawn = pred.output.gather(-1, x_s.unsqueeze(-1)).squeeze(-1)  # (B, L) log p_theta of each token
-        if self.kernel == "confidence":  # the one changed position's weight (1 when all unmask)
+        if self.kernel in ONE_POSITION:  # the one changed position's weight (1 when all unmask)
             chosen = torch.where(changed, self.position_log_weights(pred), 0.0).sum(-1)
             positions = torch.where(n < m, chosen, 0.0)
         else:  # a uniform subset: 1 / C(m, n)
