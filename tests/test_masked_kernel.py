@@ -260,10 +260,11 @@ def test_a_fixed_order_unmasks_exactly_the_next_position():
         assert (x[:, LENGTH - 1 - step:] != model.mask_id).all() and (x[:, :LENGTH - 1 - step] == model.mask_id).all()
 
 
-def test_confidence_needs_one_position_per_network_call():
-    with pytest.raises(UserError, match="model.kernel=confidence unmasks one position per network call: set model."
+@pytest.mark.parametrize("kernel", ["confidence", "left_to_right", "right_to_left"])
+def test_one_position_kernels_need_one_position_per_network_call(kernel):
+    with pytest.raises(UserError, match=f"model.kernel={kernel} unmasks one position per network call: set model."
                                         "num_steps=3 \\(the model's length\\), not 2, or model.kernel=random_order"):
-        MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=2, kernel="confidence")
+        MaskedDiffusion(ConditionalDenoiser(), ALPHABET, LENGTH, num_steps=2, kernel=kernel)
 
 
 @pytest.mark.parametrize("top_p", [0.0, 1.5])
