@@ -37,7 +37,7 @@ import torch
 
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
-from svdd_cli.models.masked import MaskedDiffusion
+from svdd_cli.models.masked import FIXED_ORDERS, MaskedDiffusion
 from svdd_cli.training import (
     Sitting,
     compact_optimizer,
@@ -86,17 +86,15 @@ def order_nll(model: MaskedDiffusion, x0: torch.Tensor, order: str, cut: torch.T
 
 
 def validation_order_nll(model: MaskedDiffusion, tokens: torch.Tensor, order: str) -> float:
-    """Exact mean NLL (nats per sequence) of `tokens` unmasked one position at a time in `order`."""
+    """Exact mean NLL (nats per sequence) of `tokens` unmasked one position at a time in `order`: order_nll's
+    mean over every cut (L network calls per batch)."""
     model.denoiser.eval()
-    positions = range(tokens.shape[1]) if order == "left_to_right" else range(tokens.shape[1] - 1, -1, -1)
-    total = 0.0
+    length, total = tokens.shape[1], 0.0
     with torch.inference_mode():
         for batch in tokens.split(500):
-            x_t = torch.full_like(batch, model.mask_id)
-            for i in positions:
-                log_probs = model.denoiser_log_probs(x_t, (x_t == model.mask_id).float().mean(-1))
-                total -= log_probs[:, i].gather(-1, batch[:, i:i + 1]).sum().item()
-                x_t[:, i] = batch[:, i]
+            for c in range(length):
+                cut = torch.full((len(batch), 1), c, device=batch.device)
+                total += order_nll(model, batch, order, cut).sum().item() / length
     model.denoiser.train()
     return total / len(tokens)
 
@@ -155,7 +153,7 @@ def main() -> None:
     p.add_argument("--cooldown", type=int, default=0,
                    help="anneal the lr linearly to 0 over the last N steps before --max-steps (warmup-stable-decay)")
     p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--order", choices=("left_to_right", "right_to_left"),
+    p.add_argument("--order", choices=FIXED_ORDERS,
                    help="also train this unmasking order's conditionals (the model.kernel of the same name)")
     p.add_argument("--order-fraction", type=float, default=0.5, help="rows of each batch that train --order")
     p.add_argument("--hidden", type=int, default=224)
@@ -261,6 +259,7 @@ def main() -> None:
                     "optimizer": compact_optimizer(opt.state_dict())}, args.state)
 
     perm, start, last_save, running = order(epoch), time.time(), time.time(), []
+    ordered = round(batch_size * args.order_fraction) if args.order else 0  # rows per batch that train --order
     net.train()
     while sitting.goes_on(step):
         if position + batch_size > len(train):
@@ -270,7 +269,6 @@ def main() -> None:
         position += batch_size
         for group in opt.param_groups:
             group["lr"] = learning_rate(config["train"], step, args.max_steps, args.cooldown)
-        ordered = round(batch_size * args.order_fraction) if args.order else 0
         t = ((torch.rand(1) + torch.arange(batch_size - ordered) / (batch_size - ordered)) % 1).clamp_min(1e-4)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):  # antithetic times ^
             losses = model.nelbo(batch[ordered:], t.to(device))

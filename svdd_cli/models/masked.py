@@ -70,8 +70,9 @@ class SigmaConditioned(Protocol):
     time_conditioning: bool
 
 
-KERNELS = ("mdlm", "random_order", "confidence", "left_to_right", "right_to_left")
-ONE_POSITION = ("confidence", "left_to_right", "right_to_left")  # kernels that choose one position per network call
+FIXED_ORDERS = ("left_to_right", "right_to_left")  # kernels that unmask the first / last masked position
+ONE_POSITION = ("confidence", *FIXED_ORDERS)  # kernels that choose one position per network call
+KERNELS = ("mdlm", "random_order", *ONE_POSITION)
 
 
 class MaskedDiffusion:
