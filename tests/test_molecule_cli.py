@@ -54,6 +54,20 @@ def test_the_confidence_kernel_with_corrector_rounds_runs_and_needs_one_step_per
     assert not (tmp_path / "short" / "samples.csv").exists()
 
 
+def test_the_natural_molecule_model_samples_right_to_left_from_its_own_weights(tmp_path):
+    """model=molecule_r2l: the order-trained weights, one position per call from the end, the 0.93 nucleus."""
+    result = svdd("run", "domain=molecule", "model=molecule_r2l", "sampler=ancestral", "num_samples=3",
+                  "reference_samples=0", "likelihood_draws=1", "device=cpu", "reward=qed",
+                  f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(open(tmp_path / "samples.csv")))
+    assert len(rows) == 3 and all(r["valid"] == "True" for r in rows)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["nfe_per_sample"] == 24
+    config = (tmp_path / ".hydra" / "config.yaml").read_text()
+    assert "molecule_mdlm_r2l" in config and "kernel: right_to_left" in config and "top_p: 0.93" in config
+
+
 @pytest.mark.slow
 def test_docking_run_end_to_end(tmp_path):
     """Real AutoDock Vina on dockstring's PARP1 box, guided by SVDD (a few minutes on 2 cores)."""
