@@ -1,4 +1,4 @@
-"""The contract every model, reward and sampler speaks (DESIGN.md), and the compute counters.
+"""The contract every model, reward and sampler speaks (docs/design.md), and the compute counters.
 
 A sampler only talks to `DiffusionModel` and `Reward`. `CountedModel` / `CountedReward` wrap them
 to count network evaluations (rows through the network) and reward calls (samples scored), and

@@ -1,4 +1,4 @@
-"""Beam search (ALGORITHMS.md item 8) with DSearch's schedules (Li et al. 2025; item 13).
+"""Beam search (docs/algorithms.md item 8) with DSearch's schedules (Li et al. 2025; item 13).
 
 B_j beams per output, each expanded into K children at a search step; all B_j K children of an output are
 scored by value, r(x0-hat(child)), or with lookahead L > 0 the reward of x0-hat after rolling the child L more

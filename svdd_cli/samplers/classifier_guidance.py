@@ -1,4 +1,4 @@
-"""Classifier guidance (ALGORITHMS.md item 10): dps with the gradient of a value network v_phi(x_t, t) (SVDD-MC's,
+"""Classifier guidance (docs/algorithms.md item 10): dps with the gradient of a value network v_phi(x_t, t) (SVDD-MC's,
 trained by `svdd train-value`) in place of the reward's, for masked models.
 
 First-order guided transition (guidance.py): unmasking a masked position i to token j changes the one-hot of

@@ -1,4 +1,4 @@
-"""DPS (ALGORITHMS.md item 9; Chung et al. 2023, adapted to rewards): gradient guidance by a differentiable reward.
+"""DPS (docs/algorithms.md item 9; Chung et al. 2023, adapted to rewards): gradient guidance by a differentiable reward.
 
 Gaussian models: x_s = x_s^pre + rho * grad_{x_t} r(x0-hat(x_t)), backpropagating through the denoiser (its
 differentiable forward, predict_with_grad, replaces predict: one network evaluation per sample per step) and

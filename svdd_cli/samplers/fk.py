@@ -1,4 +1,4 @@
-"""FK steering (Feynman-Kac; ALGORITHMS.md item 6, Singhal et al. 2025): SMC whose incremental weight at
+"""FK steering (Feynman-Kac; docs/algorithms.md item 6, Singhal et al. 2025): SMC whose incremental weight at
 each step t -> s is a potential G_s on the x0-hat rewards r_s = r(x0-hat(x_s)) along the particle's path
 (potentials.py):
     difference  G_s = exp(lambda (r_s - r_t))          (telescopes to exp(lambda r_0); r before x_T is 0)

@@ -1,4 +1,4 @@
-"""The loop shared by the gradient-guidance samplers dps and classifier_guidance (ALGORITHMS.md items 9, 10).
+"""The loop shared by the gradient-guidance samplers dps and classifier_guidance (docs/algorithms.md items 9, 10).
 
 Differentiable rewards (the contract dps relies on) expose, next to __call__:
     score_probs(probs (B, L, A)) -> (B,)         masked models: relaxed one-hot sequences over `reward.alphabet`

@@ -1,4 +1,4 @@
-"""Nested importance sampling (ALGORITHMS.md item 7): SMC whose proposal is SVDD's.
+"""Nested importance sampling (docs/algorithms.md item 7): SMC whose proposal is SVDD's.
 
 Each of K particles per output draws M candidates x_s^(m) ~ p_pre(. | x_t), scores v^(m) = r(x0-hat(x_s^(m)))
 and keeps one m ~ softmax(v / alpha); its weight is multiplied by the nested importance weight

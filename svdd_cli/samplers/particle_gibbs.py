@@ -1,4 +1,4 @@
-"""Particle Gibbs (PG-DLM, 2025; ALGORITHMS.md item 15): iterated conditional SMC (Andrieu et al. 2010).
+"""Particle Gibbs (PG-DLM, 2025; docs/algorithms.md item 15): iterated conditional SMC (Andrieu et al. 2010).
 
 Target pi(x_0) ~ p(x_0) exp(r(x_0) / alpha). One sweep is smc's (bootstrap proposal p_pre, potentials
 G_t = exp(v_t / alpha) with v_t = r(x0-hat(x_t)), log w += log G_s(x_s) - log G_t(x_t), so the weights

@@ -1,4 +1,4 @@
-"""FK steering's potentials (ALGORITHMS.md item 6) on the x0-hat rewards r_s = r(x0-hat(x_s)) along a path, as
+"""FK steering's potentials (docs/algorithms.md item 6) on the x0-hat rewards r_s = r(x0-hat(x_s)) along a path, as
 objects a config composes (configs/sampler/potential/*.yaml). Each maps (carry, r_s) to (log G_s / lambda, carry);
 `initial` is the carry before x_T."""
 

@@ -1,4 +1,4 @@
-"""Reward-guided iterative refinement (RERD, Uehara et al., ICML 2025; ALGORITHMS.md item 12).
+"""Reward-guided iterative refinement (RERD, Uehara et al., ICML 2025; docs/algorithms.md item 12).
 
 x^(0): a first pass of SVDD (svdd_steps.py, M candidates) or seeds read from `init` (seeds.py: FASTA,
 SMILES per line, PNG folder), cycled to the batch. Then for rounds k = 1..K:

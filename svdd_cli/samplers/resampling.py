@@ -1,4 +1,4 @@
-"""Resampling for the SMC family (ALGORITHMS.md items 5-7): effective sample size, four ancestor
+"""Resampling for the SMC family (docs/algorithms.md items 5-7): effective sample size, four ancestor
 schemes, and the adaptive, windowed resampling step that smc, fk, nested_is and particle_gibbs share.
 
 Every scheme maps normalised weights (K,) or (B, K) to K ancestor indices per row, each in 0..K-1,
@@ -90,7 +90,7 @@ class Resampled:
 
 
 class Resampling:
-    """Adaptive resampling (ALGORITHMS.md item 5): an output's K particles are resampled when
+    """Adaptive resampling (docs/algorithms.md item 5): an output's K particles are resampled when
     ESS < kappa * K, only at steps with from <= step/steps < until; weights reset to uniform after."""
 
     def __init__(self, scheme: Scheme = systematic, ess_threshold: float = 0.5, resample_from: float = 0.0,

@@ -1,4 +1,4 @@
-"""SMC (ALGORITHMS.md item 5): K weighted particles per output, bootstrap proposal p_pre.
+"""SMC (docs/algorithms.md item 5): K weighted particles per output, bootstrap proposal p_pre.
 
 Target pi(x_0) ~ p(x_0) exp(r(x_0) / alpha). Intermediate potentials G_t(x_t) = exp(lambda_t v_t(x_t) / alpha)
 with v_t = r(x0-hat(x_t)) and lambda_t -> 1 (optional tempering); the initial weight is G_T(x_T), then

@@ -1,4 +1,4 @@
-"""SVDD-R (the SVDD paper's later version; ALGORITHMS.md item 11): SVDD with batch resampling.
+"""SVDD-R (the SVDD paper's later version; docs/algorithms.md item 11): SVDD with batch resampling.
 
 Every step t -> s is an SVDD step for each of the n samples of a batch (svdd_steps.py: M candidates
 x_s^(m) ~ p_pre(. | x_t), v^(m) = r(x0-hat(x_s^(m))), one kept by argmax or softmax(v / candidate_alpha)); then

@@ -1,4 +1,4 @@
-"""SVDD's step (Li et al. 2024, Algorithm 1), shared by svdd, svdd_r and refine (ALGORITHMS.md items 3, 11, 12).
+"""SVDD's step (Li et al. 2024, Algorithm 1), shared by svdd, svdd_r and refine (docs/algorithms.md items 3, 11, 12).
 
 At each step t -> s, every sample draws M candidates x_s^(m) ~ p_pre(. | x_t) (one batch of B*M),
 scores v^(m) = r(x0-hat(x_s^(m))) and keeps argmax_m v (alpha = 0) or m ~ softmax(v / alpha).

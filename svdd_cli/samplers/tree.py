@@ -1,4 +1,4 @@
-"""Tree search over denoising states (DTS*, 2025; ALGORITHMS.md item 14): Monte Carlo tree search with
+"""Tree search over denoising states (DTS*, 2025; docs/algorithms.md item 14): Monte Carlo tree search with
 soft-Bellman backups, anytime, stopped at a budget of network evaluations.
 
 One tree per output; a node is a state x_t at one of the model's times, with its prediction (so expanding it

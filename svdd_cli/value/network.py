@@ -1,7 +1,7 @@
 """A time-conditioned value network v(x_t, t) for masked diffusion models, and its checkpoint loader.
 
 v(x_t, t) estimates the soft value alpha * log E_p[exp(r(x_0) / alpha) | x_t] (plain E[r(x_0) | x_t]
-when trained on raw rewards) of a partially masked sequence x_t at time t (ALGORITHMS.md, item 4).
+when trained on raw rewards) of a partially masked sequence x_t at time t (docs/algorithms.md, item 4).
 """
 
 from __future__ import annotations
