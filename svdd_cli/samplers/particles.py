@@ -1,5 +1,6 @@
-"""What the SMC family (smc, fk, nested_is, particle_gibbs; docs/algorithms.md items 5-7, 15) shares: weighted particles,
-their settings and one-draw `sample`, x0-hat values, the per-step trace record and the final normalisation."""
+"""What the SMC family (smc, fk, nested_is, particle_gibbs; docs/algorithms.md items 5-7, 15) shares: weighted
+particles, their settings and one-draw `sample`, x0-hat values, the per-step trace record and the final
+normalisation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""DSearch's beam-width schedules (Li et al. 2025; docs/algorithms.md item 13), composed by configs/sampler/width_schedule/.
+"""DSearch's beam-width schedules (Li et al. 2025; docs/algorithms.md item 13), composed by
+configs/sampler/width_schedule/.
 
 A schedule maps the run's progress u = step / steps in [0, 1] to the share f(u) in [0, 1] of the extra width:
 the beam keeps B_u = B + round((oversample - 1) B f(u)) beams after a step, from oversample * B at the start
