@@ -11,7 +11,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0          # the CPU wheel; an unpinned torch pulls a CUDA build
-	$(BIN)/pip install -q -e '.[dev,docking,fcd]'   # every extra: the tests use them all
+	$(BIN)/pip install -q -e '.[dev,docking,fcd,pmo]'   # every extra: the tests use them all
+	$(BIN)/pip install -q --no-deps PyTDC==1.1.15 guacamol==0.5.5  # reward=pmo, its tests' reference (pyproject.toml)
 	touch $@
 
 test: install

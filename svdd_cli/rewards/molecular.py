@@ -10,10 +10,11 @@ from svdd_cli.rewards.pool import PooledReward
 
 
 class MolecularScore(PooledReward):
-    """A subclass sets `score` (SMILES -> float); list of B SMILES -> (B,)."""
+    """A subclass sets `score` (SMILES -> float, picklable: a staticmethod, or an attribute set before
+    __init__); list of B SMILES -> (B,)."""
 
     domains = ("molecule",)
     score: Callable[[str], float]
 
     def __init__(self, penalty: float = 0.0, workers: int = 0) -> None:
-        super().__init__(type(self).score, penalty, workers, key=canonical_smiles)
+        super().__init__(self.score, penalty, workers, key=canonical_smiles)
