@@ -57,9 +57,10 @@ def tdc_oracle(task: str) -> Callable[[str], float]:
     if importlib.util.find_spec("rdkit.six") is None:  # RDKit 2024.03 dropped its copy of six; PyTDC imports it
         sys.modules["rdkit.six"] = importlib.import_module("six")
     with warnings.catch_warnings():  # importing tdc sets warnings.filterwarnings("ignore") for the whole process
-        warnings.simplefilter("ignore")  # and warns about pkg_resources and pure-python fuzzywuzzy
+        warnings.simplefilter("ignore")  # and warns about pkg_resources, fuzzywuzzy and deprecated RDKit modules
         from tdc import Oracle
-    return Oracle(name=task)
+
+        return Oracle(name=task)  # imports the oracle's module
 
 
 @dataclass(frozen=True)
