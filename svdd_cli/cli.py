@@ -68,7 +68,6 @@ def check_group_choices(args: list[str], roots: list[Path]) -> None:
 def check_paths(args: list[str]) -> None:
     """A run folder that cannot be made (`hydra.run.dir` under a file, not writable) and a Slurm launcher without
     Slurm are one-line errors before Hydra starts."""
-    import os
     import shutil
 
     from svdd_cli.errors import UserError
@@ -81,11 +80,27 @@ def check_paths(args: list[str]) -> None:
                 existing = existing.parent
             if not existing.is_dir():
                 raise UserError(f"{key}={value}: {existing} is a file, not a folder; choose another {key}")
-            if not os.access(existing, os.W_OK):
-                raise UserError(f"{key}={value}: {existing} is not writable; choose another {key}")
+            refused = write_refused(existing)
+            if refused:
+                raise UserError(f"{key}={value}: cannot write in {existing} ({refused}); choose another {key}")
         if key == "hydra/launcher" and value in ("slurm", "submitit_slurm") and shutil.which("sbatch") is None:
             raise UserError(f"hydra/launcher={value} needs Slurm (`sbatch` is not on PATH); on this machine use "
                             "hydra/launcher=local or hydra/launcher=submitit_local")
+
+
+def write_refused(folder: Path) -> str | None:
+    """Why a file cannot be made in `folder` (None when it can): a real write of a probe file, since os.access
+    says yes to root even where the file system refuses (/proc, /sys, read-only mounts)."""
+    import os
+    import tempfile
+
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".svdd-probe-")
+    except OSError as err:
+        return err.strerror or type(err).__name__
+    os.close(handle)
+    os.unlink(probe)
+    return None
 
 
 def check_composes(args: list[str], configs: Path, config_name: str = "config", prog: str = "svdd run") -> None:

@@ -6,6 +6,7 @@ import errno
 import json
 import math
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -177,6 +178,19 @@ def test_cli_faults_are_one_line_errors_and_leave_no_empty_folder(tiny_checkpoin
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1 and message in lines[0], result.stderr
         assert not folder.exists()
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_run_folder_the_file_system_refuses_is_one_line(tmp_path):
+    from svdd_cli.cli import write_refused
+
+    assert write_refused(tmp_path) is None and not any(tmp_path.iterdir())  # the probe file is removed
+    assert write_refused(Path("/proc")) is not None  # even for root, whom os.access lets write there
+    result = svdd("run", *TINY, "hydra.run.dir=/proc/svdd_run")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("svdd: error: hydra.run.dir=/proc/svdd_run: cannot write in /proc (")
+    assert lines[0].endswith("); choose another hydra.run.dir")
 
 
 def test_cli_reward_failure_keeps_the_finished_batches(tiny_checkpoint, tmp_path):
