@@ -65,6 +65,8 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
           f"evaluation median {summary['evaluation_reward']['median']}; NFE/sample {summary['nfe_per_sample']:.0f}")
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
+    for note in summary.get("notes", []):
+        print(f"note: {note}")
     return summary["reward"]["median"]
 
 

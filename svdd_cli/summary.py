@@ -28,11 +28,12 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
               oracle: dict[str, float]) -> dict[str, Any]:
     """Everything a comparison needs: choices, reward statistics, evaluation_reward and every other evaluation
     column (evaluations: evaluation_<name>), naturalness against real data, each oracle's real quantiles,
-    warnings, compute spent."""
+    warnings, notes (a figure left out, e.g. without its optional extra), compute spent."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
     columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_") and c != "evaluation_reward"]
     naturalness = {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)}
     oracles = real_quantiles(settings, naturalness.pop("oracles", {}))
+    notes = naturalness.pop("notes", [])
     reward = describe([r["reward"] for r in rows])
     return {
         "status": status,
@@ -48,6 +49,7 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
                            for c, e in oracles.items()},
         "warnings": warnings(rows, oracles, naturalness, reward["median"], describe(reference)["median"],
                              steered=(settings.get("sampler") or {}).get("_target_") != UNSTEERED),
+        "notes": notes,
         "nfe": counters.nfe, "nfe_per_sample": counters.nfe / max(len(rows), 1),
         "reward_calls": counters.reward_calls, "invalid_rewards": counters.invalid_rewards,
         "oracle": oracle,

@@ -253,3 +253,19 @@ def test_a_reward_is_named_by_its_config_or_its_class():
             return torch.zeros(len(samples))
 
     assert reward_name(Gravy()) == "gravy" and reward_name(Affinity()) == "Affinity"
+
+
+def test_a_molecule_run_without_the_fcd_extra_notes_it_and_writes_its_summary(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from svdd_cli.run import run
+
+    monkeypatch.setitem(sys.modules, "fcd_torch", None)  # `import fcd_torch` fails as when the extra is missing
+    cfg = compose_config(["domain=molecule", "reward=qed", "reward.workers=1", "sampler=ancestral", *TINY,
+                          "num_samples=4", "domain.fcd_min_samples=1"])
+    run(cfg, tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    note = "fcd_test not computed: fcd_torch cannot be imported (pip install 'svdd[fcd]' adds it)"
+    assert summary["status"] == "finished" and summary["notes"] == [note]
+    assert "fcd_test" not in summary["naturalness"] and "snn_test2k" in summary["naturalness"]
+    assert f"note: {note}\n" in capsys.readouterr().out
