@@ -210,8 +210,9 @@ def budgeted(sampler: Sampler, nfe_per_sample: int | None, model: DiffusionModel
                         "drop nfe_per_sample or set its width directly")
     try:
         return sampler.with_budget(nfe_per_sample, len(model.timesteps()) - 1)
-    except ValueError as err:
-        raise UserError(f"nfe_per_sample={nfe_per_sample}: {err}") from None
+    except ValueError as err:  # the shipped samplers' messages name the budget; a plug-in's may not
+        named = f"nfe_per_sample={nfe_per_sample}"
+        raise UserError(str(err) if str(err).startswith(named) else f"{named}: {err}") from None
 
 
 def default_labels(domain: Domain | None, reward: Reward, sampler: Sampler) -> dict[str, str]:

@@ -269,3 +269,19 @@ def test_a_molecule_run_without_the_fcd_extra_notes_it_and_writes_its_summary(tm
     assert summary["status"] == "finished" and summary["notes"] == [note]
     assert "fcd_test" not in summary["naturalness"] and "snn_test2k" in summary["naturalness"]
     assert f"note: {note}\n" in capsys.readouterr().out
+
+
+def test_a_budget_below_one_pass_names_it_once(tmp_path):
+    result = svdd("run", *TINY, "nfe_per_sample=2", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "svdd: error: nfe_per_sample=2 is below the minimum of 3 NFE per sample (num_candidates = 1 over 3 steps)"]
+
+
+def test_a_plugin_budget_refusal_gets_the_budget_named():
+    class Wide(SVDD):
+        def with_budget(self, nfe_per_sample, steps):
+            raise ValueError("needs at least 99 NFE per sample")
+
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    with pytest.raises(UserError, match=r"^nfe_per_sample=5: needs at least 99 NFE per sample$"):
+        api.budgeted(Wide(), 5, model)
