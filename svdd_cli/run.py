@@ -61,13 +61,20 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
                        out=folder, resume=cfg.resume, labels=choices or default_choices(cfg), record=record,
                        progress=advance, **vars(config))
     summary = result.summary
-    print(f"finished: {len(result.rows)} samples in {folder}; reward median {summary['reward']['median']}, "
-          f"evaluation median {summary['evaluation_reward']['median']}; NFE/sample {summary['nfe_per_sample']:.0f}")
+    evaluation = "" if parts.evaluation is None else \
+        f", evaluation median {number(summary['evaluation_reward']['median'])}"  # only with a held-out oracle
+    print(f"finished: {len(result.rows)} samples in {folder}; reward median {number(summary['reward']['median'])}"
+          f"{evaluation}; NFE/sample {summary['nfe_per_sample']:.0f}")
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
     for note in summary.get("notes", []):
         print(f"note: {note}")
     return summary["reward"]["median"]
+
+
+def number(value: float | None) -> str:
+    """A median as the console shows it: 4 significant digits, "none" when no sample had a valid value."""
+    return "none" if value is None else f"{value:.4g}"
 
 
 def default_choices(cfg: DictConfig) -> dict[str, str]:

@@ -285,3 +285,18 @@ def test_a_plugin_budget_refusal_gets_the_budget_named():
     model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
     with pytest.raises(UserError, match=r"^nfe_per_sample=5: needs at least 99 NFE per sample$"):
         api.budgeted(Wide(), 5, model)
+
+
+@pytest.mark.parametrize(("task", "evaluation"), [(["reward=enhancer"], True),  # a held-out oracle: shown
+                                                  (["domain=molecule", "reward=qed", "reward.workers=1"], False)])
+def test_the_last_line_shows_an_evaluation_only_when_the_reward_has_one(tmp_path, capsys, task, evaluation):
+    import re
+
+    from svdd_cli.run import run
+
+    run(compose_config([*task, "sampler=ancestral", *TINY]), tmp_path)
+    last = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("finished:"))
+    number = r"-?\d[\d.e+-]*"
+    held_out = f", evaluation median {number}" if evaluation else ""
+    assert re.fullmatch(f"finished: 2 samples in {tmp_path}; reward median {number}{held_out}; NFE/sample 3",
+                        last), last
