@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from svdd_cli.errors import UserError
@@ -22,36 +27,154 @@ NATURAL = (("kmer3_r_hepg2", "3-mer r HepG2 (real)"), ("gc_median", "GC median (
            ("gc_percentile", "GC pct"), ("kmer3_distance", "3-mer dist (real)"),
            ("kozak_purine_rate", "Kozak -3 AG (real)"), ("mfe_percentile", "MFE pct (real)"),
            ("hamming_diversity", "diversity (real)"), ("frechet_distance", "FD (real)"))
-
-
-def sampler_key(summary: dict[str, Any]) -> str:
-    return str(summary["choices"].get("sampler", summary["sampler"].get("_target_", "?")))
-
-
-def varying(runs: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Sampler choice -> the sampler settings whose values differ between the runs of that sampler."""
-    values: dict[str, dict[str, set[str]]] = {}
-    for s in runs:
-        for k, v in s["sampler"].items():
-            values.setdefault(sampler_key(s), {}).setdefault(k, set()).add(repr(v))
-    return {name: {k for k, vs in keys.items() if len(vs) > 1} for name, keys in values.items()}
+DERIVED = ("sampler_domain",)  # configs/config.yaml picks it by the sampler and the domain: it tells no run apart
+DEFAULT_OF = {"model": "domain"}  # configs/config.yaml: model: ${domain}; a run on its domain's own model says none
+CHOICE_ORDER = ("domain", "reward", "model", "sampler")
 
 
 def setting(value: Any) -> str:
-    """A sampler setting as a label shows it: a config-group node ({"_target_": "pkg.module.name", ...}) by the
-    name its target ends in (sampler/resampling=systematic -> "systematic", potential=max -> "RunningMax"),
-    anything else as it is."""
+    """A setting as a label shows it: a config-group node ({"_target_": "pkg.module.name", ...}) by the name its
+    target ends in (sampler/resampling=systematic -> "systematic", potential=max -> "RunningMax"), anything else as
+    it is."""
     if isinstance(value, dict) and "_target_" in value:
         return str(value["_target_"]).rsplit(".", 1)[-1]
     return str(value)
 
 
-def label(summary: dict[str, Any], keys: set[str] = frozenset()) -> str:
-    """domain/reward/sampler, the sampler settings in `keys` (those that vary in this report), and the seed."""
-    c = summary["choices"]
-    changed = " ".join(f"{k}={setting(summary['sampler'][k])}" for k in sorted(keys) if k in summary["sampler"])
-    return " ".join(filter(None, [f"{c.get('domain')}/{c.get('reward')}/{sampler_key(summary)}", changed,
-                                  f"seed={summary['seed']}"]))
+def flatten(node: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Dotted keys ("model.num_steps", "sampler.resampling") -> values as a label shows them."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            if "_target_" in value:
+                out[prefix + key] = setting(value)
+            out |= flatten({k: v for k, v in value.items() if k not in ("_target_", "_partial_")}, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = setting(value)
+    return out
+
+
+def settings_of(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run was made with: its summary's, or its state.json's (summaries written before they
+    carried them)."""
+    state = folder / "state.json"
+    if "settings" not in summary and state.exists():
+        return json.loads(state.read_text())["settings"]
+    return summary.get("settings", {"sampler": summary["sampler"], "seed": summary["seed"]})
+
+
+def facts(folder: Path, summary: dict[str, Any]) -> dict[str, str]:
+    """What made a run: its config choices ("model", "sampler/resampling") and its settings ("model.num_steps")."""
+    choices = {k: str(v) for k, v in summary["choices"].items() if k not in DERIVED}
+    flat = flatten(settings_of(folder, summary))
+    return {**{k: v for k, v in flat.items() if k.replace(".", "/") not in choices}, **choices}
+
+
+def governing(key: str, choices: set[str]) -> tuple[str, ...]:
+    """The choices that set a key's value: none for a choice of the top level (domain, reward, model, sampler:
+    compared over all runs); for the others the domain (a domain has its own models, rewards and sampler
+    settings) and the choices above the key ("model" for model.num_steps, "sampler" for sampler/resampling)."""
+    if key in choices and "/" not in key:
+        return ()
+    dotted = key.replace("/", ".")
+    return tuple(sorted({"domain"} & choices | {c for c in choices if dotted.startswith(c.replace("/", ".") + ".")}))
+
+
+@dataclass(frozen=True)
+class Varying:
+    """A key whose value differs between runs that agree on the choices that set it (`above`), in `groups`
+    (the values of those choices where it differs)."""
+
+    key: str
+    above: tuple[str, ...]
+    groups: frozenset[tuple[str | None, ...]]
+
+    @classmethod
+    def always(cls, key: str) -> Varying:
+        """A key shown on every run that has it."""
+        return cls(key, (), frozenset({()}))
+
+    def shown(self, run: dict[str, str]) -> bool:
+        """Whether this run's label shows the key: the run has it, in a group where it differs, and it is not a
+        default choice."""
+        default = DEFAULT_OF.get(self.key)
+        return (self.key in run and tuple(run.get(c) for c in self.above) in self.groups
+                and (default is None or run[self.key] != run.get(default)))
+
+
+def differing(runs: list[dict[str, str]], choices: set[str]) -> list[Varying]:
+    """The keys that tell runs apart: choices first (domain, reward, model, sampler, then the others), then
+    settings, the seed last."""
+    keys = []
+    for key in {k for r in runs for k in r}:
+        above = governing(key, choices)
+        seen: dict[tuple[str | None, ...], set[str | None]] = {}
+        for r in runs:
+            seen.setdefault(tuple(r.get(c) for c in above), set()).add(r.get(key))
+        groups = frozenset(g for g, values in seen.items() if len(values) > 1)
+        if groups:
+            keys.append(Varying(key, above, groups))
+    return sorted(keys, key=lambda v: (v.key not in choices, v.key == "seed", *choice_rank(v.key)))
+
+
+def choice_rank(key: str) -> tuple[int, str]:
+    """domain, reward, model, sampler, then the others by name."""
+    return (CHOICE_ORDER.index(key), "") if key in CHOICE_ORDER else (len(CHOICE_ORDER), key)
+
+
+def label(run: dict[str, str], keys: list[Varying]) -> str:
+    """key=value for the `keys` that this run's label shows."""
+    return " ".join(f"{v.key}={run[v.key]}" for v in keys if v.shown(run))
+
+
+@dataclass
+class Labelled:
+    """A finished run and how the report names it."""
+
+    folder: Path
+    summary: dict[str, Any]
+    label: str  # what tells it apart from the report's other runs
+    short: str  # the label within its domain/reward's plot panel
+    curve: str  # its line on reward_vs_nfe.png: the label without the sampler's settings, the budget and the seed
+
+
+def sort_key(values: list[str]) -> list[tuple[int, float, str]]:
+    """Numbers by value (num_samples=10 after num_samples=3), text by text."""
+    def one(value: str) -> tuple[int, float, str]:
+        try:
+            return 0, float(value), ""
+        except ValueError:
+            return 1, 0.0, value
+
+    return [one(v) for v in values]
+
+
+def unique_labels(runs: list[dict[str, str]], keys: list[Varying], folders: list[Path],
+                  scopes: list[str]) -> list[str]:
+    """Each run's label over `keys`, with its folder's name where another run of its scope has the same label
+    (or where it has none)."""
+    names = [(scope, label(r, keys)) for r, scope in zip(runs, scopes)]
+    return [f"{n} ({f.name})" if n and names.count((scope, n)) > 1 else n or f.name
+            for (scope, n), f in zip(names, folders)]
+
+
+def labelled(runs: list[tuple[Path, dict[str, Any]]]) -> tuple[list[Labelled], str]:
+    """The runs, sorted by and labelled with what tells them apart (a folder's name where nothing does), and the
+    choices that all of them share, e.g. "domain=dna reward=enhancer"."""
+    made = [facts(folder, s) for folder, s in runs]
+    choices = {k for _, s in runs for k in s["choices"] if k not in DERIVED}
+    keys = differing(made, choices)
+    order = sorted(range(len(runs)), key=lambda i: sort_key([made[i].get(v.key, "") for v in keys]))
+    folders = [folder for folder, _ in runs]
+    within = [v for v in keys if v.key not in ("domain", "reward")]
+    tasks = [task(s) for _, s in runs]
+    names, shorts = unique_labels(made, keys, folders, [""] * len(runs)), unique_labels(made, within, folders, tasks)
+    curve = [Varying.always("sampler"), *(v for v in within if v.key not in ("sampler", "seed", "nfe_per_sample")
+                                          and not v.key.startswith("sampler."))]
+    out = [Labelled(runs[i][0], runs[i][1], names[i], shorts[i], label(made[i], curve)) for i in order]
+    shared = [Varying.always(k) for k in sorted(choices, key=choice_rank)
+              if len({r.get(k) for r in made}) == 1 and k in made[0]]
+    return out, label(made[0], shared)
 
 
 def load_runs(dirs: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
@@ -95,10 +218,11 @@ def natural_cell(summary: dict[str, Any], key: str) -> str:
     return f"{n[key]:.3g}{shown}"
 
 
-def row(summary: dict[str, Any], keys: set[str], natural: list[tuple[str, str]]) -> list[str]:
+def row(run: Labelled, natural: list[tuple[str, str]]) -> list[str]:
+    summary = run.summary
     r, e = summary["reward"], summary["evaluation_reward"]
     ll = summary["naturalness"]["log_likelihood"]
-    return [label(summary, keys), fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
+    return [run.label, fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
             f"{summary['nfe_per_sample']:.0f}", f"{summary['wall_s']:.0f}",
             *(natural_cell(summary, k) for k, _ in natural)]
 
@@ -108,78 +232,123 @@ def rewards(folder: Path) -> list[float]:
         return [float(r["reward"]) for r in csv.DictReader(f)]
 
 
-def by_task(runs: list[tuple[Path, dict[str, Any]]]) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
+def task(summary: dict[str, Any]) -> str:
+    return f"{summary['choices'].get('domain')}/{summary['choices'].get('reward')}"
+
+
+def by_task(runs: list[Labelled]) -> dict[str, list[Labelled]]:
     """Runs grouped by domain/reward: rewards of different tasks do not share an axis."""
-    groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
-    for folder, s in runs:
-        groups.setdefault(f"{s['choices'].get('domain')}/{s['choices'].get('reward')}", []).append((folder, s))
+    groups: dict[str, list[Labelled]] = {}
+    for run in runs:
+        groups.setdefault(task(run.summary), []).append(run)
     return groups
 
 
-def plot_distributions(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
-    """Box plots of every run's rewards, one panel per domain/reward."""
+PANELS_PER_ROW = 3  # a figure of many tasks grows downwards, never wider than three panels
+WRAP = 36  # characters per line of a label in a plot
+
+
+def panels(count: int, width: float, height: float) -> tuple[plt.Figure, list[plt.Axes]]:
+    """A figure of `count` panels of width x height inches, PANELS_PER_ROW to a row."""
+    columns = min(PANELS_PER_ROW, count)
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:count])
+
+
+def plot_distributions(runs: list[Labelled], path: Path) -> None:
+    """Box plots of every run's rewards, one panel per domain/reward, one box per run named by its label."""
     groups = by_task(runs)
-    fig, axes = plt.subplots(1, len(groups), figsize=(max(6, 1.1 * len(runs) + 1), 4), squeeze=False)
-    for ax, (task, group) in zip(axes[0], groups.items()):
-        ax.boxplot([rewards(f) for f, _ in group], showfliers=False)
-        ax.set_xticks(range(1, len(group) + 1),
-                      [f"{s['choices'].get('sampler', '?')} s{s['seed']}" for _, s in group], rotation=40, ha="right")
+    lines = max(sum(len(textwrap.wrap(r.short, WRAP)) for r in group) for group in groups.values())
+    fig, axes = panels(len(groups), 7, max(3.0, 0.25 * lines + 1.5))
+    for ax, (task, group) in zip(axes, groups.items()):
+        ax.boxplot([rewards(r.folder) for r in group], orientation="horizontal", showfliers=False)
+        ax.set_yticks(range(1, len(group) + 1), ["\n".join(textwrap.wrap(r.short, WRAP)) for r in group],
+                      fontsize="small")
+        ax.invert_yaxis()  # the first run on top, as in the table
         ax.set_title(task)
-        ax.set_ylabel("reward")
+        ax.set_xlabel("reward")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def plot_reward_vs_nfe(runs: list[tuple[Path, dict[str, Any]]], path: Path) -> None:
-    """Median reward against NFE per sample, one panel per domain/reward and one line per sampler through the
-    mean over seeds (M or N grows along it); each run is a dot."""
+def plot_reward_vs_nfe(runs: list[Labelled], path: Path) -> None:
+    """Median reward against NFE per sample, one panel per domain/reward and one line per curve (a sampler, and
+    what else differs beside its width) through the mean over seeds (M or N grows along it); each run is a dot.
+    One legend below the panels: a curve has the same colour in every panel."""
     groups = by_task(runs)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
-    for ax, (task, group) in zip(axes[0], groups.items()):
-        by_sampler: dict[str, dict[float, list[float]]] = {}
-        for _, s in group:
-            nfe = by_sampler.setdefault(s["choices"].get("sampler", "?"), {})
-            nfe.setdefault(s["nfe_per_sample"], []).append(s["reward"]["median"])
-        for name, points in sorted(by_sampler.items()):
-            nfes = sorted(points)
-            line, = ax.plot(nfes, [sum(points[n]) / len(points[n]) for n in nfes], marker="o", label=name)
-            ax.scatter([n for n in nfes for _ in points[n]], [m for n in nfes for m in points[n]],
-                       color=line.get_color(), alpha=0.4, s=12)
+    curves = sorted({r.curve for r in runs})
+    colours = {name: plt.get_cmap("tab20" if len(curves) > 10 else "tab10")(i % 20) for i, name in enumerate(curves)}
+    fig, axes = panels(len(groups), 5, 4)
+    for ax, (task, group) in zip(axes, groups.items()):
+        points: dict[str, dict[float, list[float]]] = {}
+        for r in group:
+            points.setdefault(r.curve, {}).setdefault(r.summary["nfe_per_sample"], []).append(
+                r.summary["reward"]["median"])
+        for name, medians in sorted(points.items()):
+            nfes = sorted(medians)
+            ax.plot(nfes, [sum(medians[n]) / len(medians[n]) for n in nfes], marker="o", color=colours[name])
+            ax.scatter([n for n in nfes for _ in medians[n]], [m for n in nfes for m in medians[n]],
+                       color=colours[name], alpha=0.4, s=12)
         ax.set_xscale("log")
         ax.set_xlabel("network evaluations per sample")
         ax.set_ylabel("median reward")
         ax.set_title(task)
-        ax.legend()
+    handles = [plt.Line2D([], [], color=colours[name], marker="o") for name in curves]
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.legend(handles, ["\n".join(textwrap.wrap(name, WRAP)) for name in curves], loc="upper center",
+               bbox_to_anchor=(0.5, 0), ncols=min(PANELS_PER_ROW, len(curves)), fontsize="small")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
+
+
+LABEL_WIDTH = 24  # the run column's least width in a terminal table; longer labels wrap
+
+
+def console_table(title: str, columns: tuple[str, ...], rows: list[list[str]], console: Console) -> Table:
+    """The table for a terminal `console.width` wide: the columns with a value in some row, dropped from the right
+    until every cell shows whole (report.md has them all, the caption names them); headers wrapped."""
+    keep = [i for i, name in enumerate(columns) if i == 0 or any(r[i] != "-" for r in rows)]
+    while True:
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_lines=True, show_edge=False, collapse_padding=True)
+        for i in keep:
+            cells = max((len(r[i]) for r in rows), default=0)
+            words = max(len(word) for word in columns[i].split())
+            header = columns[i] if i == 0 else "\n".join(textwrap.wrap(columns[i], max(cells, words)))
+            table.add_column(header, overflow="fold", no_wrap=i > 0, justify="left" if i == 0 else "right",
+                             min_width=min(cells, LABEL_WIDTH) if i == 0 else None)
+        for r in rows:
+            table.add_row(*(r[i] for i in keep))
+        fits = Measurement.get(console, console.options.update_width(1 << 16), table).minimum <= console.width
+        if fits or len(keep) <= 2:  # the run and its reward median at the least
+            dropped = [columns[i] for i in range(len(columns)) if i not in keep and any(r[i] != "-" for r in rows)]
+            if dropped:
+                table.caption = f"report.md also has: {', '.join(dropped)}"
+            return table
+        keep.pop()
 
 
 def report(dirs: list[Path], out: Path) -> Path:
     """Write report.md, reward_distributions.png and reward_vs_nfe.png into `out`; print a rich table."""
-    runs = load_runs(dirs)
-    keys = varying([s for _, s in runs])
-    runs.sort(key=lambda fs: label(fs[1], keys[sampler_key(fs[1])]))
-    natural = natural_columns([s for _, s in runs])
+    runs, shared = labelled(load_runs(dirs))
+    natural = natural_columns([r.summary for r in runs])
     columns = (*COLUMNS, *(t for _, t in natural))
-    rows = [row(s, keys[sampler_key(s)], natural) for _, s in runs]
-    warned = [(r[0], w) for r, (_, s) in zip(rows, runs) for w in s.get("warnings", [])]
+    rows = [row(r, natural) for r in runs]
+    warned = [(r.label, w) for r in runs for w in r.summary.get("warnings", [])]
+    title = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f" of {shared}" if shared else "")
     out.mkdir(parents=True, exist_ok=True)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = [title, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     if warned:
         lines += ["", "Warnings:", *(f"- {name}: {w}" for name, w in warned)]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     plot_distributions(runs, out / "reward_distributions.png")
     plot_reward_vs_nfe(runs, out / "reward_vs_nfe.png")
-    table = Table(title=f"{len(runs)} runs")
-    for name in columns:
-        table.add_column(name, no_wrap=name == "run")
-    for r in rows:
-        table.add_row(*r)
     console = Console()
-    console.print(table)
+    console.print(console_table(title, columns, rows, console))
     for name, w in warned:
         console.print(f"[yellow]warning[/] {name}: {w}", highlight=False)
     print(f"wrote {out / 'report.md'}, reward_distributions.png, reward_vs_nfe.png")

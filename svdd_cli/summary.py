@@ -26,8 +26,8 @@ def device_name(device: torch.device) -> str:
 def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain, rows: list[dict[str, Any]],
               reference: list[float], counters: Counters, device: str, status: str,
               oracle: dict[str, float]) -> dict[str, Any]:
-    """Everything a comparison needs: choices, reward statistics, evaluation_reward and every other evaluation
-    column (evaluations: evaluation_<name>), naturalness against real data, each oracle's real quantiles,
+    """Everything a comparison needs: choices and settings, reward statistics, evaluation_reward and every other
+    evaluation column (evaluations: evaluation_<name>), naturalness against real data, each oracle's real quantiles,
     warnings, notes (a figure left out, e.g. without its optional extra), compute spent."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
     columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_") and c != "evaluation_reward"]
@@ -38,6 +38,7 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
     return {
         "status": status,
         "choices": choices,
+        "settings": settings,
         "seed": settings["seed"], "num_samples": len(rows),
         "sampler": settings["sampler"],
         "reward": reward,
