@@ -59,7 +59,7 @@ def merge_shards(folders: list[Path], out: Path) -> Path:
                         first["device"], "finished", first["oracle"])
     summary["merged_from"] = [str(by_shard[k]) for k in range(num_shards)]
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    make_plots(out, rows, reference, first["choices"].get("sampler", "run"))
+    make_plots(out, rows, reference, summary)
     return out
 
 

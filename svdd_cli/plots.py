@@ -13,19 +13,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def reward_histogram(rewards: list[float], reference: list[float], label: str, path: Path) -> None:
-    """Histogram of this run's rewards over the reference (ancestral) rewards."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+def reward_histogram(rewards: list[float], reference: list[float], label: str, path: Path, title: str = "",
+                     oracle: str = "reward", real: dict[str, Any] | None = None) -> plt.Figure:
+    """Histogram of this run's rewards (`label`) over the reference (ancestral) rewards, under `title`, the x axis
+    named by the `oracle`; `real`: the oracle's quantiles on real data ({"p99", "data", ...}), marked at the
+    99th percentile. Returns the (closed) figure."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     bins = 30
     if reference:
         ax.hist(reference, bins=bins, alpha=0.5, density=True, label=f"pre-trained (n={len(reference)})")
     ax.hist(rewards, bins=bins, alpha=0.6, density=True, label=f"{label} (n={len(rewards)})")
-    ax.set_xlabel("reward")
+    if real is not None:
+        ax.axvline(real["p99"], color="black", linestyle="--", label=f"real data p99: {real['p99']:.3g}\n"
+                                                                     f"({real['data']})")
+    ax.set_title(title)
+    ax.set_xlabel(oracle)
     ax.set_ylabel("density")
-    ax.legend()
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return fig
 
 
 def reward_along_steps(trace: list[dict[str, Any]], path: Path) -> bool:

@@ -67,10 +67,21 @@ def real_quantiles(settings: dict[str, Any], declared: dict[str, dict[str, Any]]
     return {c: e for c, e in declared.items() if applies(e, nodes.get(c))}
 
 
-def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], label: str) -> None:
-    """reward_hist.png (this run over the pre-trained distribution) and reward_steps.png (from the trace)."""
+def histogram_labels(summary: dict[str, Any]) -> dict[str, Any]:
+    """reward_hist.png's title (domain, reward, sampler), its x axis (the reward and its oracle's checkpoint) and
+    the oracle's real-data quantiles (where the domain declares them for this reward: the p99 marker)."""
+    choices, real = summary["choices"], summary["real_quantiles"].get("reward")
+    oracle = f"reward={choices.get('reward')}" + (f" (oracle {real['checkpoint']})" if real else "")
+    title = "  ".join(f"{k}={choices[k]}" for k in ("domain", "model", "reward", "sampler") if k in choices)
+    return {"label": choices.get("sampler", "run"), "oracle": oracle, "real": real, "title": title}
+
+
+def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], summary: dict[str, Any]) -> None:
+    """reward_hist.png (this run over the pre-trained distribution, labelled by `summary`) and reward_steps.png
+    (from the trace)."""
     if rows:
-        plots.reward_histogram([r["reward"] for r in rows], reference, label, folder / "reward_hist.png")
+        plots.reward_histogram([r["reward"] for r in rows], reference, path=folder / "reward_hist.png",
+                               **histogram_labels(summary))
     trace_path = folder / "trace.jsonl"
     if trace_path.exists():
         records = [json.loads(line) for line in trace_path.read_text().splitlines()]

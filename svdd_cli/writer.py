@@ -84,7 +84,7 @@ class RunWriter:
         if self.config.nfe_per_sample is not None:
             self.summary["nfe_budget"] = self.config.nfe_per_sample
         self.run.write_summary(self.summary)
-        make_plots(self.folder, self.run.rows, reference, self.labels.get("sampler", "run"))
+        make_plots(self.folder, self.run.rows, reference, self.summary)
 
     def __enter__(self) -> RunWriter:
         return self

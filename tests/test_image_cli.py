@@ -38,7 +38,7 @@ def test_compressibility_run_writes_every_output(tmp_path):
     for r in rows:
         assert Image.open(tmp_path / r["file"]).size == (28, 28)
         assert -5 < float(r["reward"]) < 0 and float(r["log_likelihood"]) < 0
-    assert Image.open(tmp_path / "grid.png").size[0] == 3 * 3 * 28
+    assert Image.open(tmp_path / "grid.png").size[0] >= 3 * 3 * 28  # 3 images at scale 3, or their labels' width
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["nfe"] == 3 * (1 + 2)  # guide_from=0.5: 2 plain, last free
     natural = summary["naturalness"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from safetensors.torch import load_file
 from torch import Tensor
 
@@ -37,16 +37,27 @@ def from_pil(image: Image.Image) -> Tensor:
     return torch.from_numpy(array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0).copy())
 
 
-def image_grid(images: list[Image.Image], labels: list[str], scale: int = 3, cols: int = 8) -> Image.Image:
-    """Images (same size) upscaled `scale` times in rows of `cols`, each with its label written under it."""
+def image_grid(images: list[Image.Image], labels: list[str], scale: int = 3, cols: int = 8,
+               title: str = "") -> Image.Image:
+    """Images (same size) upscaled `scale` times in rows of `cols`, each with its label (lines split by "\n")
+    written under it in a 13-pixel font, a cell as wide as the wider of image and label; `title` above them all."""
+    font = ImageFont.load_default(size=13)
+    line_h = 16
+    lines = [label.split("\n") for label in labels]
+    text_w = max(math.ceil(font.getlength(line)) for label in lines for line in label) + 6
     w, h = (scale * s for s in images[0].size)
-    cols, label_h = min(cols, len(images)), 14
-    grid = Image.new("RGB", (cols * w, math.ceil(len(images) / cols) * (h + label_h)), "white")
+    cell_w, label_h = max(w, text_w), line_h * max(map(len, lines)) + 4
+    title_h = line_h + 8 if title else 0
+    cols = min(cols, len(images))
+    grid = Image.new("RGB", (cols * cell_w, title_h + math.ceil(len(images) / cols) * (h + label_h)), "white")
     draw = ImageDraw.Draw(grid)
-    for i, (image, label) in enumerate(zip(images, labels)):
-        x, y = (i % cols) * w, (i // cols) * (h + label_h)
-        grid.paste(image.convert("RGB").resize((w, h), Image.NEAREST), (x, y))
-        draw.text((x + 2, y + h + 1), label, fill="black")
+    if title:
+        draw.text((4, 4), title, fill="black", font=font)
+    for i, (image, label) in enumerate(zip(images, lines)):
+        x, y = (i % cols) * cell_w, title_h + (i // cols) * (h + label_h)
+        grid.paste(image.convert("RGB").resize((w, h), Image.NEAREST), (x + (cell_w - w) // 2, y))
+        for k, line in enumerate(label):
+            draw.text((x + 3, y + h + 2 + k * line_h), line, fill="black", font=font)
     return grid
 
 
@@ -99,12 +110,13 @@ class ImageDomain:
         return {"file": files, "class": labels, "confidence": confidence}
 
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
-        """grid.png: the first `grid_size` samples, each with its reward written under it."""
+        """grid.png: the first `grid_size` samples, each with its id and reward written under it."""
         self._folder = folder
         shown = list(itertools.islice((r for r in rows if (folder / r["file"]).is_file()), self.grid_size))
         if shown:
-            grid = image_grid([Image.open(folder / r["file"]) for r in shown], [f"{r['reward']:.3g}" for r in shown],
-                              self.scale)
+            grid = image_grid([Image.open(folder / r["file"]) for r in shown],
+                              [f"{r['id']}\nreward {r['reward']:.3g}" for r in shown], self.scale,
+                              title=f"the first {len(shown)} samples: id and reward under each")
             grid.save(folder / "grid.png.tmp", format="PNG")  # outputs.write_atomic writes text only
             (folder / "grid.png.tmp").replace(folder / "grid.png")
 
