@@ -128,7 +128,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
     out: write (or, with resume=True, continue) the CLI's run folder there. labels: the config choices shown in
     summary.json. record: the settings a resume must match (default: the Settings and the sampler's).
     progress: called with every trace record. Ctrl-C keeps the finished batches and re-raises."""
-    from svdd_cli.summary import device_name
+    from svdd_cli.summary import device_name, logged
     from svdd_cli.writer import RunWriter
 
     unknown = sorted(set(settings) - set(Settings.keys()))
@@ -152,15 +152,20 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
                                config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"))
         todo = [b for b in config.batches() if b not in writer.done]
+        steps = len(model.timesteps()) - 1
         try:
             for k, b in enumerate(todo):
-                started = time.perf_counter()
+                if k == 0:
+                    log.info("batch 1/%d: drawing %d samples over %d steps", len(todo),
+                             min(config.batch_size, config.num_samples - b * config.batch_size), steps)
+                started, times = time.perf_counter(), {}
                 rows = draw_batch(config, model, counted, guide, reward, evaluation, sampler, writer, b,
-                                  ticker(b, k, len(todo), writer.trace, progress))
+                                  ticker(b, k, len(todo), steps, writer.trace, progress), times)
                 writer.add_batch(b, rows)
                 took = time.perf_counter() - started
-                log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s, ETA %.0f s", k + 1, len(todo),
+                log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s (%s), ETA %.0f s", k + 1, len(todo),
                          len(rows), describe_rewards([r["reward"] for r in rows])["median"] or math.nan, took,
+                         ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items()),
                          took * (len(todo) - k - 1))
         except KeyboardInterrupt:
             writer.finish("interrupted", [], oracle_stats(reward))
@@ -174,7 +179,11 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         except BaseException:
             writer.finish("failed", [], oracle_stats(reward))
             raise
-        reference = reference_rewards(model, reward, config, labels.get("reward")) if config.shard == 0 else []
+        reference = []
+        if config.shard == 0 and config.reference_samples > 0:
+            with logged("reference", f"{config.reference_samples} samples of the pre-trained model, scored "
+                        "(reference_samples=0 skips them)"):
+                reference = reference_rewards(model, reward, config, labels.get("reward"))
         writer.finish("finished", reference, oracle_stats(reward))
         return writer.result()
 
@@ -220,40 +229,59 @@ def default_labels(domain: Domain | None, reward: Reward, sampler: Sampler) -> d
             "sampler": type(sampler).__module__.rsplit(".", 1)[-1]}
 
 
-def ticker(b: int, k: int, batches: int, trace: Trace, progress: Trace | None) -> Trace:
-    """The trace callback of batch b: writes the record, forwards it, and logs progress every ~30 s."""
-    last = [time.perf_counter()]
+def ticker(b: int, k: int, batches: int, steps: int, trace: Trace, progress: Trace | None) -> Trace:
+    """The trace callback of batch b (the k-th of this run's `batches`, of `steps` steps): writes the record,
+    forwards it, and logs progress at the first step of the run and every ~30 s."""
+    started = time.perf_counter()
+    last = [started if k > 0 else -math.inf]
 
     def record(entry: dict[str, Any]) -> None:
         trace({"batch": b, **entry})
         if progress is not None:
             progress(entry)
-        if time.perf_counter() - last[0] >= 30:
-            last[0] = time.perf_counter()
+        now = time.perf_counter()
+        if now - last[0] >= 30 and isinstance(entry.get("step"), int):
+            last[0] = now
             value = entry.get("kept_mean", entry.get("value_mean"))
-            log.info("batch %d/%d, step %s%s", k + 1, batches, entry.get("step"),
-                     f", value of kept samples {value:.4g}" if isinstance(value, float) else "")
+            log.info("batch %d/%d, step %d/%d, %.1f s in%s", k + 1, batches, entry["step"] + 1, steps,
+                     now - started, f", value of kept samples {value:.4g}" if isinstance(value, float) else "")
 
     return record
 
 
+@contextmanager
+def phase(times: dict[str, float], name: str) -> Iterator[None]:
+    """Add the seconds the block takes to times[name]."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        times[name] = times.get(name, 0.0) + time.perf_counter() - started
+
+
 def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel, guide: Reward, reward: Reward,
                evaluation: Reward | None, sampler: Sampler, writer: RunWriter, b: int,
-               trace: Trace) -> list[dict[str, Any]]:
-    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood."""
+               trace: Trace, times: dict[str, float]) -> list[dict[str, Any]]:
+    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood; the
+    seconds of each phase (sampling, final scores, evaluation, log-likelihood) go into `times`."""
     first = b * config.batch_size
     n = min(config.batch_size, config.num_samples - first)
     generator = torch.Generator(model.device).manual_seed(config.seed * 1_000_003 + b)
-    with timed(writer.counters):
+    with timed(writer.counters), phase(times, "sampling"):
         x = sampler.sample(counted, guide, n, generator, trace)
     samples = model.decode(x)
     ids = [f"s{first + i:06d}" for i in range(n)]
+    columns = {"id": ids, **writer.columns(ids, samples)}
     score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,  # final scores:
                            config.reward_timeout, name=writer.labels.get("reward"))  # not sampling compute
-    columns = {"id": ids, **writer.columns(ids, samples),
-               "reward": score(samples).tolist(),
-               "evaluation_reward": evaluation(samples).tolist() if evaluation else [None] * n,
-               "log_likelihood": model.log_likelihood(x, generator, draws=config.likelihood_draws).tolist()}
+    with phase(times, "final scores"):
+        columns["reward"] = score(samples).tolist()
+    columns["evaluation_reward"] = [None] * n
+    if evaluation is not None:
+        with phase(times, "evaluation"):
+            columns["evaluation_reward"] = evaluation(samples).tolist()
+    with phase(times, "log-likelihood"):
+        columns["log_likelihood"] = model.log_likelihood(x, generator, draws=config.likelihood_draws).tolist()
     return [{k: v[i] for k, v in columns.items()} for i in range(n)]
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ from svdd_cli.core import Counters, Domain
 from svdd_cli.naturalness.warnings import applies, warnings
 from svdd_cli.outputs import describe
 
+log = logging.getLogger("svdd")
 UNSTEERED = "svdd_cli.samplers.ancestral.Ancestral"  # the pre-trained model's own samples
 
 
@@ -31,7 +36,8 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
     warnings, notes (a figure left out, e.g. without its optional extra), compute spent."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
     columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_") and c != "evaluation_reward"]
-    naturalness = {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)}
+    with logged("naturalness", f"the domain's figures over {len(rows)} samples"):
+        naturalness = {"log_likelihood": describe([r["log_likelihood"] for r in rows]), **domain.metrics(rows)}
     oracles = real_quantiles(settings, naturalness.pop("oracles", {}))
     notes = naturalness.pop("notes", [])
     reward = describe([r["reward"] for r in rows])
@@ -79,6 +85,7 @@ def histogram_labels(summary: dict[str, Any]) -> dict[str, Any]:
 def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], summary: dict[str, Any]) -> None:
     """reward_hist.png (this run over the pre-trained distribution, labelled by `summary`) and reward_steps.png
     (from the trace)."""
+    started = time.perf_counter()
     if rows:
         plots.reward_histogram([r["reward"] for r in rows], reference, path=folder / "reward_hist.png",
                                **histogram_labels(summary))
@@ -86,3 +93,14 @@ def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float],
     if trace_path.exists():
         records = [json.loads(line) for line in trace_path.read_text().splitlines()]
         plots.reward_along_steps(records, folder / "reward_steps.png")
+    log.info("plots: %.1f s", time.perf_counter() - started)
+
+
+@contextmanager
+def logged(phase: str, what: str) -> Iterator[None]:
+    """Log the phase and `what` it does before the block, its seconds after it: the phases after the last batch
+    are not silent."""
+    log.info("%s: %s ...", phase, what)
+    started = time.perf_counter()
+    yield
+    log.info("%s: %.1f s", phase, time.perf_counter() - started)

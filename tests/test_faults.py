@@ -300,3 +300,28 @@ def test_the_last_line_shows_an_evaluation_only_when_the_reward_has_one(tmp_path
     held_out = f", evaluation median {number}" if evaluation else ""
     assert re.fullmatch(f"finished: 2 samples in {tmp_path}; reward median {number}{held_out}; NFE/sample 3",
                         last), last
+
+
+def test_progress_is_logged_from_the_first_step_to_the_plots(tmp_path, caplog):
+    import logging
+    import re
+
+    model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    with caplog.at_level(logging.INFO, logger="svdd"):
+        api.steer(model, CountLetter(), SVDD(num_candidates=2), num_samples=4, batch_size=2, reference_samples=2,
+                  likelihood_draws=1, out=tmp_path)
+    seconds = r"\d+\.\d s"
+    expected = [
+        r"batch 1/2: drawing 2 samples over 3 steps",
+        rf"batch 1/2, step 1/3, {seconds} in, value of kept samples [\d.]+",  # at once, not 30 s in
+        rf"batch 1/2: 2 samples, reward median [\d.]+, {seconds} \(sampling {seconds}, final scores {seconds}, "
+        rf"log-likelihood {seconds}\), ETA \d+ s",
+        rf"batch 2/2: 2 samples, reward median [\d.]+, {seconds} \(sampling {seconds}, final scores {seconds}, "
+        rf"log-likelihood {seconds}\), ETA 0 s",
+        r"reference: 2 samples of the pre-trained model, scored \(reference_samples=0 skips them\) \.\.\.",
+        rf"reference: {seconds}",
+        r"naturalness: the domain's figures over 4 samples \.\.\.",
+        rf"naturalness: {seconds}",
+        rf"plots: {seconds}"]
+    messages = [r.getMessage() for r in caplog.records if r.name == "svdd"]
+    assert len(messages) == len(expected) and all(map(re.fullmatch, expected, messages)), messages
