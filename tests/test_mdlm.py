@@ -4,6 +4,7 @@ run svdd on the DNA domain; the DiT's parameter names and shapes are MDLM's (wri
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import pytest
@@ -62,15 +63,21 @@ def buffers(backbone: str) -> dict[str, torch.Tensor]:
     return {"rotary_emb.inv_freq": inv_freq} if backbone == "dit" else {}
 
 
-def lightning_ckpt(path, backbone: str, layout, model: dict, time_conditioning: bool = False) -> tuple[dict, list]:
+def mdlm_config(backbone: str, model: dict, time_conditioning: bool = False, sampling_eps: float = 1e-3):
+    """MDLM's Hydra config as its Lightning checkpoints keep it (interpolations it cannot resolve included)."""
+    return OmegaConf.create({"backbone": backbone, "parameterization": "subs", "time_conditioning": time_conditioning,
+                             "T": 0, "model": model, "training": {"ema": 0.9999, "sampling_eps": sampling_eps},
+                             "loader": {"batch_size": "${div_up:${.global_batch_size}, 8}"}})
+
+
+def lightning_ckpt(path, backbone: str, layout, model: dict, time_conditioning: bool = False,
+                   sampling_eps: float = 1e-3) -> tuple[dict, list]:
     """Write a randomly initialised MDLM Lightning checkpoint; returns (plain weights, EMA weights)."""
     state, ema_state = random_state(layout, 0) | buffers(backbone), random_state(layout, 1) | buffers(backbone)
     frozen = {"time_embedder.0.W", "rotary_emb.inv_freq"}  # not trainable: not in the EMA
     ema_state = {k: (state[k] if k in frozen else v) for k, v in ema_state.items()}
     shadow = [v for k, v in ema_state.items() if k not in frozen]
-    config = OmegaConf.create({"backbone": backbone, "parameterization": "subs", "time_conditioning": time_conditioning,
-                               "T": 0, "model": model, "training": {"ema": 0.9999, "sampling_eps": 1e-3},
-                               "loader": {"batch_size": "${div_up:${.global_batch_size}, 8}"}})
+    config = mdlm_config(backbone, model, time_conditioning, sampling_eps)
     torch.save({"epoch": 0, "global_step": 3, "pytorch-lightning_version": "2.2.1",
                 "state_dict": {f"backbone.{k}": v for k, v in state.items()},
                 "ema": {"decay": 0.9999, "num_updates": 3, "shadow_params": shadow},
@@ -141,6 +148,55 @@ def test_lightning_ckpt_loads_ema_or_plain_weights(tmp_path, ema):
     assert (model.vocab, model.length, model.mask_id, model.eps) == (list("ACGT"), 200, 4, 1e-3)
 
 
+def test_the_schedule_eps_is_mdlms_1e_3_whatever_the_training_times_were(tmp_path):
+    lightning_ckpt(tmp_path / "last.ckpt", "cnn", cnn_layout(), CNN_MODEL, sampling_eps=0.05)
+    model = from_mdlm(tmp_path / "last.ckpt", num_steps=4, device="cpu")
+    t = torch.tensor([0.0, 0.3, 1.0])
+    assert model.eps == 1e-3  # MDLM's LogLinearNoise(): sigma(t) = -log1p(-(1 - 1e-3) t), alpha = exp(-sigma)
+    torch.testing.assert_close(torch.tensor([model.alpha(v) for v in t.tolist()]),
+                               torch.exp(torch.log1p(-(1 - 1e-3) * t)))
+
+
+@pytest.mark.parametrize("backbone", ["dit", "cnn"])
+@pytest.mark.parametrize("source", ["pretrained", "yaml"])
+def test_a_bare_state_dict_gives_the_logits_of_the_same_weights_wrapped_by_hand(tmp_path, caplog, backbone, source):
+    layout, model = (dit_layout(), DIT_MODEL) if backbone == "dit" else (cnn_layout(), CNN_MODEL)
+    lightning_ckpt(tmp_path / "pretrained.ckpt", backbone, layout, model)
+    tuned = {f"backbone.{k}": v for k, v in (random_state(layout, 7) | buffers(backbone)).items()}
+    torch.save(tuned, tmp_path / "finetuned.ckpt")  # DRAKES: torch.save(new_model.state_dict(), path)
+    torch.save({"state_dict": tuned, "hyper_parameters": {"config": mdlm_config(backbone, model)}},
+               tmp_path / "wrapped.ckpt")
+    OmegaConf.save(mdlm_config(backbone, model), tmp_path / "architecture.yaml")
+    architecture = tmp_path / ("pretrained.ckpt" if source == "pretrained" else "architecture.yaml")
+    with caplog.at_level(logging.INFO, logger="svdd"):
+        flat = from_mdlm(tmp_path / "finetuned.ckpt", architecture=architecture, num_steps=4, device="cpu")  # ema=True
+    assert caplog.messages == [f"model.path={tmp_path / 'finetuned.ckpt'}: its weights (a bare state dict: no EMA), "
+                               f"the architecture of {architecture}"]
+    by_hand = from_mdlm(tmp_path / "wrapped.ckpt", num_steps=4, device="cpu")
+    x = torch.randint(0, VOCAB, (3, 200), generator=torch.Generator().manual_seed(0))
+    for t in (1.0, 0.5):
+        assert torch.equal(flat.predict(x, t).output, by_hand.predict(x, t).output)
+    assert (flat.length, flat.eps) == (by_hand.length, by_hand.eps) == (200, 1e-3)
+
+
+def test_a_bare_state_dict_without_its_architecture_says_where_to_get_it(tmp_path):
+    torch.save({f"backbone.{k}": v for k, v in random_state(cnn_layout(), 7).items()}, tmp_path / "finetuned.ckpt")
+    with pytest.raises(UserError, match=r"holds weights only \(a bare state dict, as DRAKES' finetuned.ckpt\): set "
+                                        r"model.architecture to the Lightning .ckpt it was fine-tuned from"):
+        from_mdlm(tmp_path / "finetuned.ckpt", device="cpu")
+    with pytest.raises(UserError, match="model.architecture=.*nothing.yaml not found"):
+        from_mdlm(tmp_path / "finetuned.ckpt", architecture=tmp_path / "nothing.yaml", device="cpu")
+
+
+@pytest.mark.parametrize(("ema", "message"), [(True, "its EMA weights (model.ema=false loads the plain ones)"),
+                                              (False, "its plain weights (model.ema=false)")])
+def test_the_loading_message_says_which_weights_were_used(tmp_path, caplog, ema, message):
+    lightning_ckpt(tmp_path / "last.ckpt", "cnn", cnn_layout(), CNN_MODEL)
+    with caplog.at_level(logging.INFO, logger="svdd"):
+        from_mdlm(tmp_path / "last.ckpt", ema=ema, num_steps=4, device="cpu")
+    assert caplog.messages == [f"model.path={tmp_path / 'last.ckpt'}: {message}"]
+
+
 def test_hf_folder_loads(tmp_path):
     state = random_state(dit_layout(), 2) | buffers("dit")
     save_file({f"backbone.{k}": v for k, v in state.items()}, str(tmp_path / "model.safetensors"))
@@ -203,3 +259,17 @@ def test_svdd_runs_on_an_mdlm_checkpoint_through_the_cli(tmp_path, backbone):
 def test_missing_checkpoint_is_one_line(tmp_path):
     result = svdd("run", *TINY, f"model.path={tmp_path / 'nope.ckpt'}", f"hydra.run.dir={tmp_path / 'run'}")
     assert result.returncode == 2 and "model.path" in result.stderr
+
+
+def test_drakes_fine_tuned_layout_runs_through_the_cli_given_its_architecture(tmp_path):
+    lightning_ckpt(tmp_path / "pretrained.ckpt", "cnn", cnn_layout(), CNN_MODEL)
+    torch.save({f"backbone.{k}": v for k, v in random_state(cnn_layout(), 7).items()}, tmp_path / "finetuned.ckpt")
+    flat = [*TINY, f"model.path={tmp_path / 'finetuned.ckpt'}"]
+    refused = svdd("run", *flat, f"hydra.run.dir={tmp_path / 'refused'}")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(lines) == 1 and "set model.architecture" in lines[0], refused.stderr
+    result = svdd("run", *flat, f"model.architecture={tmp_path / 'pretrained.ckpt'}",
+                  f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stderr
+    assert "its weights (a bare state dict: no EMA), the architecture of" in result.stdout + result.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["status"] == "finished"
