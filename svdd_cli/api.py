@@ -50,6 +50,7 @@ from svdd_cli.outputs import describe as describe_rewards
 from svdd_cli.settings import Settings
 
 if TYPE_CHECKING:
+    from svdd_cli.oracle_calls import OracleLedger
     from svdd_cli.writer import RunWriter
 
 log = logging.getLogger("svdd")
@@ -149,18 +150,24 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
             print(f"{writer.folder} is already finished; nothing to do")
             return writer.result()
         counted = counted_model(model, writer.counters, config.max_batch, config.precision)
+        ledger = writer.oracle_ledger(config.oracle_budget, config.invalid_reward)
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
-                               config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"))
+                               config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"),
+                               ledger=ledger)
         todo = [b for b in config.batches() if b not in writer.done]
         steps = len(model.timesteps()) - 1
         try:
             for k, b in enumerate(todo):
+                if ledger.spent:
+                    log.info("oracle_budget=%d is spent: %d of %d batches drawn, no further batch", ledger.budget,
+                             k, len(todo))
+                    break
                 if k == 0:
                     log.info("batch 1/%d: drawing %d samples over %d steps", len(todo),
                              min(config.batch_size, config.num_samples - b * config.batch_size), steps)
                 started, times = time.perf_counter(), {}
                 rows = draw_batch(config, model, counted, guide, reward, evaluation, sampler, writer, b,
-                                  ticker(b, k, len(todo), steps, writer.trace, progress), times)
+                                  ticker(b, k, len(todo), steps, writer.trace, progress), times, ledger)
                 writer.add_batch(b, rows)
                 took = time.perf_counter() - started
                 log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s (%s), ETA %.0f s", k + 1, len(todo),
@@ -261,9 +268,11 @@ def phase(times: dict[str, float], name: str) -> Iterator[None]:
 
 def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel, guide: Reward, reward: Reward,
                evaluation: Reward | None, sampler: Sampler, writer: RunWriter, b: int,
-               trace: Trace, times: dict[str, float]) -> list[dict[str, Any]]:
+               trace: Trace, times: dict[str, float], ledger: OracleLedger) -> list[dict[str, Any]]:
     """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood; the
-    seconds of each phase (sampling, final scores, evaluation, log-likelihood) go into `times`."""
+    seconds of each phase (sampling, final scores, evaluation, log-likelihood) go into `times`. The final scores go
+    through the run's ledger (a sample guidance scored is not paid twice); a sample the oracle never saw because
+    oracle_budget ran out gets no reward (NaN)."""
     first = b * config.batch_size
     n = min(config.batch_size, config.num_samples - first)
     generator = torch.Generator(model.device).manual_seed(config.seed * 1_000_003 + b)
@@ -273,9 +282,10 @@ def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel,
     ids = [f"s{first + i:06d}" for i in range(n)]
     columns = {"id": ids, **writer.columns(ids, samples)}
     score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,  # final scores:
-                           config.reward_timeout, name=writer.labels.get("reward"))  # not sampling compute
+                           config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger)  # not sampling NFE
     with phase(times, "final scores"):
-        columns["reward"] = score(samples).tolist()
+        rewards = score(samples).tolist()
+    columns["reward"] = [r if ledger.seen(s) else math.nan for r, s in zip(rewards, samples)]
     columns["evaluation_reward"] = [None] * n
     if evaluation is not None:
         with phase(times, "evaluation"):

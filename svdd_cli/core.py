@@ -7,6 +7,7 @@ to split big network batches into chunks of `max_batch` rows to bound memory.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
@@ -204,6 +205,13 @@ class OracleStats(Protocol):
         """Counter name -> value."""
 
 
+class Ledger(Protocol):
+    """The run's record of distinct oracle calls (svdd_cli.oracle_calls.OracleLedger)."""
+
+    def score(self, oracle: Callable[[list[Any]], Any], samples: list[Any]) -> Tensor:
+        """(B,) scores: repeats from the record, unseen samples from oracle(...) while its budget lasts."""
+
+
 @runtime_checkable
 class Budgeted(Protocol):
     """A sampler whose width (candidates, particles, rounds, ...) follows a compute budget."""
@@ -339,17 +347,21 @@ class CountedReward:
     reward's differentiable capability."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None, min_values: int = 1, name: str | None = None) -> None:
+                 timeout: float | None = None, min_values: int = 1, name: str | None = None,
+                 ledger: Ledger | None = None) -> None:
         self.inner, self.counters, self.penalty = reward, counters, penalty
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
+        # the oracle as called: through the run's ledger of distinct calls (repeats free, budget) when there is one
+        self.oracle: Callable[[list[Any]], Any] = (reward if ledger is None else
+                                                   functools.partial(ledger.score, reward))
 
     def __call__(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
         error = ""
         try:
-            r = torch.as_tensor(self._timed(self.inner, samples)).float().cpu()
+            r = torch.as_tensor(self._timed(self.oracle, samples)).float().cpu()
         except RewardFailed:
             raise
         except OracleError as err:  # the whole batch failed: no retry sample by sample
@@ -371,7 +383,7 @@ class CountedReward:
 
     def _one(self, sample: Any) -> tuple[float, str]:
         try:
-            return float(self._timed(self.inner, [sample])[0]), ""
+            return float(self._timed(self.oracle, [sample])[0]), ""
         except RewardFailed:
             raise
         except Exception as err:
@@ -413,8 +425,9 @@ class CountedProbsReward(CountedReward):
     """A counted ProbsReward; score_probs counts like __call__ (no penalty: guidance guards non-finite values)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                 timeout: float | None = None, min_values: int = 1, name: str | None = None) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name)
+                 timeout: float | None = None, min_values: int = 1, name: str | None = None,
+                 ledger: Ledger | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -431,13 +444,15 @@ class CountedImageReward(CountedReward):
 
 
 def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
-                   timeout: float | None = None, min_values: int = 1, name: str | None = None) -> CountedReward:
+                   timeout: float | None = None, min_values: int = 1, name: str | None = None,
+                   ledger: Ledger | None = None) -> CountedReward:
     """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
-    differentiable capability as `reward`; `name` (default reward_name) is what its messages call it."""
+    differentiable capability as `reward`; `name` (default reward_name) is what its messages call it; `ledger`:
+    the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls)."""
     if isinstance(reward, ProbsReward):
         kind: type[CountedReward] = CountedProbsReward
     elif isinstance(reward, ImageReward):
         kind = CountedImageReward
     else:
         kind = CountedReward
-    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name)
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger)

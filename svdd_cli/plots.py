@@ -17,19 +17,23 @@ def reward_histogram(rewards: list[float], reference: list[float], label: str, p
                      oracle: str = "reward", real: dict[str, Any] | None = None) -> plt.Figure:
     """Histogram of this run's rewards (`label`) over the reference (ancestral) rewards, under `title`, the x axis
     named by the `oracle`; `real`: the oracle's quantiles on real data ({"p99", "data", ...}), marked at the
-    99th percentile. Returns the (closed) figure."""
+    99th percentile. A NaN reward (an output the oracle never saw: oracle_budget) is left out. Returns the
+    (closed) figure."""
+    rewards = [r for r in rewards if math.isfinite(r)]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     bins = 30
     if reference:
         ax.hist(reference, bins=bins, alpha=0.5, density=True, label=f"pre-trained (n={len(reference)})")
-    ax.hist(rewards, bins=bins, alpha=0.6, density=True, label=f"{label} (n={len(rewards)})")
+    if rewards:
+        ax.hist(rewards, bins=bins, alpha=0.6, density=True, label=f"{label} (n={len(rewards)})")
     if real is not None:
         ax.axvline(real["p99"], color="black", linestyle="--", label=f"real data p99: {real['p99']:.3g}\n"
                                                                      f"({real['data']})")
     ax.set_title(title)
     ax.set_xlabel(oracle)
     ax.set_ylabel("density")
-    ax.legend(fontsize="small")
+    if rewards or reference or real is not None:
+        ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -26,6 +26,7 @@ class Settings:
     max_invalid_fraction: float = 0.99  # stop when a batch's final rewards have more invalid values than this
     reward_timeout: float | None = None  # seconds one reward call may take (None: no limit)
     nfe_per_sample: int | None = None  # compute budget: the sampler sizes itself to it (None: its own widths)
+    oracle_budget: int | None = None  # distinct oracle calls of the run; sampling stops when spent (None: no cap)
     num_shards: int = 1
     shard: int = 0
 
@@ -33,8 +34,9 @@ class Settings:
         for key, least in (("num_samples", 1), ("batch_size", 1), ("max_batch", 1), ("num_shards", 1),
                            ("shard", 0), ("seed", 0), ("reference_samples", 0), ("likelihood_draws", 1)):
             check_int(key, getattr(self, key), least)
-        if self.nfe_per_sample is not None:
-            check_int("nfe_per_sample", self.nfe_per_sample, 1)
+        for key in ("nfe_per_sample", "oracle_budget"):
+            if getattr(self, key) is not None:
+                check_int(key, getattr(self, key), 1)
         if not 0 <= self.shard < self.num_shards:
             raise UserError(f"shard={self.shard} must be in 0..num_shards-1 = 0..{self.num_shards - 1}")
         if self.precision not in PRECISIONS:

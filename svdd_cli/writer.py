@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svdd_cli.core import Counters, Domain
+from svdd_cli.oracle_calls import OracleLedger
 from svdd_cli.outputs import RunFolder
 from svdd_cli.summary import make_plots, summarise
 
@@ -45,9 +46,11 @@ class RunWriter:
         self.folder = Path(self._tmp.name) if self._tmp else folder
         self.kept_folder = folder
         self.config, self.domain, self.labels, self.device = config, domain or AnyDomain(), labels, device
+        self.resume = resume
         self.record = record if record is not None else asdict(config)  # what a resume must match
         self.run = RunFolder(self.folder, self.record, resume)
         self.samples: list[Any] = []
+        self.ledger: OracleLedger | None = None
         summary = self.folder / "summary.json"
         self.summary: dict[str, Any] = json.loads(summary.read_text()) if self.finished and summary.exists() else {}
 
@@ -70,6 +73,15 @@ class RunWriter:
         self.samples += samples
         return self.domain.columns(ids, samples, self.folder)
 
+    def oracle_ledger(self, budget: int | None, unscored: float) -> OracleLedger:
+        """The run's ledger of distinct oracle calls, appending to oracle_calls.csv; a resumed run keeps the calls
+        it already paid for, a new one starts the file afresh."""
+        path = self.folder / "oracle_calls.csv"
+        if not self.resume:
+            path.unlink(missing_ok=True)
+        self.ledger = OracleLedger(budget, unscored, path)
+        return self.ledger
+
     def add_batch(self, batch: int, rows: list[dict[str, Any]]) -> None:
         self.run.add_batch(batch, rows)
         self.domain.write_native(self.folder, self.run.rows)
@@ -83,6 +95,8 @@ class RunWriter:
                                  status, oracle)
         if self.config.nfe_per_sample is not None:
             self.summary["nfe_budget"] = self.config.nfe_per_sample
+        if self.ledger is not None:
+            self.summary["oracle_calls"] = self.ledger.summary()
         self.run.write_summary(self.summary)
         make_plots(self.folder, self.run.rows, reference, self.summary)
 
