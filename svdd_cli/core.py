@@ -211,6 +211,17 @@ class Ledger(Protocol):
     def score(self, oracle: Callable[[list[Any]], Any], samples: list[Any]) -> Tensor:
         """(B,) scores: repeats from the record, unseen samples from oracle(...) while its budget lasts."""
 
+    def calls_left(self) -> int | None:
+        """Distinct calls left in the budget (None: no budget)."""
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """A reward whose distinct oracle calls may be capped (oracle_budget): a loop that can stop early asks it."""
+
+    def calls_left(self) -> int | None:
+        """Distinct oracle calls the run may still make; None: no cap."""
+
 
 @runtime_checkable
 class Budgeted(Protocol):
@@ -354,8 +365,13 @@ class CountedReward:
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
         # the oracle as called: through the run's ledger of distinct calls (repeats free, budget) when there is one
+        self.ledger = ledger
         self.oracle: Callable[[list[Any]], Any] = (reward if ledger is None else
                                                    functools.partial(ledger.score, reward))
+
+    def calls_left(self) -> int | None:
+        """Distinct oracle calls this run may still make (core.Metered); None: no oracle_budget."""
+        return None if self.ledger is None else self.ledger.calls_left()
 
     def __call__(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)

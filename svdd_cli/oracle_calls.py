@@ -59,6 +59,9 @@ class OracleLedger:
     def spent(self) -> bool:
         return self.budget is not None and self.calls >= self.budget
 
+    def calls_left(self) -> int | None:
+        return None if self.budget is None else max(0, self.budget - self.calls)
+
     def seen(self, sample: Any) -> bool:
         return self.key(sample) in self.scores
 

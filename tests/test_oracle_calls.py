@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 
 from svdd_cli.api import steer
+from svdd_cli.core import Counters, Metered, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.oracle_calls import OracleLedger, auc_top_n, best_so_far, sample_key
 from tests.conftest import CONFIGS, log_uniform, table_model
@@ -75,7 +76,10 @@ def test_a_spent_budget_leaves_unseen_samples_unscored_and_below_every_score():
     ledger = OracleLedger(budget=2, unscored=-1000.0)
     values = ledger.score(oracle, ["GGGG", "AAAA", "CCCC", "GGGG"])
     assert values.tolist() == [1.0, 0.0, -1000.0, 1.0] and oracle.asked == ["GGGG", "AAAA"]
-    assert ledger.spent and not ledger.seen("CCCC") and ledger.refused == 1
+    assert ledger.spent and not ledger.seen("CCCC") and ledger.refused == 1 and ledger.calls_left() == 0
+    counted = counted_reward(oracle, Counters(), -1.0, ledger=ledger)
+    assert isinstance(counted, Metered) and counted.calls_left() == 0
+    assert counted_reward(oracle, Counters(), -1.0).calls_left() is None  # no ledger: no cap
 
 
 def test_images_are_keyed_by_their_bytes():
