@@ -285,7 +285,7 @@ def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel,
                            config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger)  # not sampling NFE
     with phase(times, "final scores"):
         rewards = score(samples).tolist()
-    columns["reward"] = [r if ledger.seen(s) else math.nan for r, s in zip(rewards, samples)]
+    columns["reward"] = [math.nan if ledger.refused_sample(s) else r for r, s in zip(rewards, samples)]
     columns["evaluation_reward"] = [None] * n
     if evaluation is not None:
         with phase(times, "evaluation"):

@@ -38,7 +38,8 @@ def sample_key(sample: Any) -> str:
 class OracleLedger:
     """Each distinct sample scored once, in call order; repeats are free. budget: distinct calls allowed (None:
     no limit). Once it is spent, an unseen sample is not scored: it gets `unscored` (below every real score, so
-    selection keeps what the oracle has seen) and `seen()` says so."""
+    selection keeps what the oracle has seen) and `refused_sample()` says so. A call that raises records nothing:
+    the caller scores those samples one by one (core.CountedReward)."""
 
     def __init__(self, budget: int | None = None, unscored: float = -1000.0, path: Path | None = None,
                  key: Callable[[Any], str] = sample_key) -> None:
@@ -46,6 +47,7 @@ class OracleLedger:
         self.scores: dict[str, float] = {}  # key -> score, in call order (dicts keep insertion order)
         self.repeats = 0  # calls answered from the cache
         self.refused = 0  # unseen samples not scored because the budget was spent
+        self.unpaid: set[str] = set()  # their keys
         if path is not None and path.exists():  # a resumed run: its calls stay paid for
             with open(path, newline="") as f:
                 self.scores = {row["sample"]: float(row["score"]) for row in csv.DictReader(f)}
@@ -62,8 +64,9 @@ class OracleLedger:
     def calls_left(self) -> int | None:
         return None if self.budget is None else max(0, self.budget - self.calls)
 
-    def seen(self, sample: Any) -> bool:
-        return self.key(sample) in self.scores
+    def refused_sample(self, sample: Any) -> bool:
+        """The budget was spent before the oracle saw this sample (its score is `unscored`, not the oracle's)."""
+        return self.key(sample) in self.unpaid and self.key(sample) not in self.scores
 
     def score(self, oracle: Callable[[list[Any]], Any], samples: list[Any]) -> Tensor:
         """(B,) scores of `samples`: cached ones from the ledger, unseen ones from oracle(unseen) while the budget
@@ -77,11 +80,14 @@ class OracleLedger:
         room = len(todo) if self.budget is None else max(0, min(len(todo), self.budget - self.calls))
         asked = list(todo)[:room]
         self.refused += len(todo) - room
+        self.unpaid.update(list(todo)[room:])
         if asked:
-            values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu().reshape(-1).tolist()
-            if len(values) != len(asked):  # the caller's shape check names the reward
-                return torch.as_tensor(values)
-            self._record(dict(zip(asked, values)), todo)
+            values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu()  # may raise: nothing recorded
+            if values.shape != (len(asked),):  # the caller's shape check names the reward: give it one row per
+                if values.ndim and len(values) == len(asked) == len(todo):  # sample where the rows line up
+                    return values[[asked.index(k) for k in keys]]
+                return values
+            self._record(dict(zip(asked, values.tolist())), todo)
         return torch.tensor([self.scores.get(k, self.unscored) for k in keys], dtype=torch.float32)
 
     def _record(self, new: dict[str, float], samples: dict[str, Any]) -> None:

@@ -76,7 +76,8 @@ def test_a_spent_budget_leaves_unseen_samples_unscored_and_below_every_score():
     ledger = OracleLedger(budget=2, unscored=-1000.0)
     values = ledger.score(oracle, ["GGGG", "AAAA", "CCCC", "GGGG"])
     assert values.tolist() == [1.0, 0.0, -1000.0, 1.0] and oracle.asked == ["GGGG", "AAAA"]
-    assert ledger.spent and not ledger.seen("CCCC") and ledger.refused == 1 and ledger.calls_left() == 0
+    assert ledger.spent and ledger.refused_sample("CCCC") and not ledger.refused_sample("GGGG")
+    assert ledger.refused == 1 and ledger.calls_left() == 0
     counted = counted_reward(oracle, Counters(), -1.0, ledger=ledger)
     assert isinstance(counted, Metered) and counted.calls_left() == 0
     assert counted_reward(oracle, Counters(), -1.0).calls_left() is None  # no ledger: no cap
