@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svdd_cli"
 LAYERS = [  # lowest first; a module may import its own layer and the ones below
-    ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs)$"),
+    ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs|oracle_calls)$"),
     ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness)(\..+)?$"),
     ("samplers", r"svdd_cli\.samplers(\..+)?$"),
     ("app", r"svdd_cli\.(api|writer|run|train_value|training|summary|plots|report|merge)$"),
