@@ -17,10 +17,10 @@ from itertools import product
 import torch
 
 from svdd_cli.assets import asset_root
-from svdd_cli.domains.sequence import gc_content
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.rewards.enhancer import Enhancer
 from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.science.sequence import gc_content
 
 KMERS = ["".join(p) for p in product("ACGT", repeat=4)]
 

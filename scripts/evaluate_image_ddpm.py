@@ -19,16 +19,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from svdd_cli.domains.fashion import (
-    classifier_input,
-    feature_stats,
-    frechet_distance,
-    load_classifier,
-    load_fashion_mnist,
-)
-from svdd_cli.domains.image import image_grid, to_pil
+from svdd_cli.domains.image import image_grid
 from svdd_cli.models.gaussian import GaussianDiffusion
+from svdd_cli.rewards.classifier import load_classifier
 from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.science.fashion import classifier_input, feature_stats, frechet_distance, load_fashion_mnist
+from svdd_cli.science.images import to_pil
 
 
 def fd_to_test(net: torch.nn.Module, images: torch.Tensor, reference: dict[str, torch.Tensor]) -> float:

@@ -3,7 +3,7 @@
 Generated SMILES are compared with the MOSES test set (molsets wheel, read by path): FCD / SNN / Frag /
 Scaf to 10,000 seeded test molecules and to MOSES's shipped statistics of all 176,074 (test_stats.npz:
 MOSES's own "/Test" figures), IntDiv, unique@1k/@10k, novelty against the training set's hashes, the
-MOSES filters, ring statistics and property means (svdd_cli.domains.moses). The same figures of as many
+MOSES filters, ring statistics and property means (svdd_cli.science.moses). The same figures of as many
 real test molecules (disjoint from the 10,000) are the ceiling column: their FCD is the small-sample floor.
 
     python scripts/evaluate_molecule_model.py [--checkpoint checkpoints/molecule_mdlm --samples 2000 --top-p 0.8]
@@ -29,10 +29,10 @@ import torch
 from fcd_torch import FCD
 from omegaconf import OmegaConf
 
-from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
 from svdd_cli.models.masked import KERNELS, MaskedDiffusion
 from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.science import moses
 from svdd_cli.training import use_bf16
 
 DEFAULTS = OmegaConf.load(Path(__file__).parents[1] / "configs/model/molecule.yaml")  # the shipped sampling settings

@@ -22,8 +22,8 @@ import torch
 
 from svdd_cli.domains.protein import composition, mean_pairwise_identity, properties
 from svdd_cli.models.masked import MaskedDiffusion
-from svdd_cli.naturalness.sequence import total_variation
 from svdd_cli.samplers.ancestral import Ancestral
+from svdd_cli.science.sequence import total_variation
 
 
 def read(path: Path) -> list[str]:

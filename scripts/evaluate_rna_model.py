@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from svdd_cli.domains.rna import ALPHABET, fold, uaug_count
-from svdd_cli.domains.sequence import gc_content
 from svdd_cli.models.masked import MaskedDiffusion
-from svdd_cli.naturalness.sequence import kmer_spectrum, total_variation
 from svdd_cli.samplers.ancestral import rollout
+from svdd_cli.science.rna import ALPHABET, fold, uaug_count
+from svdd_cli.science.sequence import gc_content, kmer_spectrum, total_variation
 
 
 def read(path: Path) -> list[str]:

@@ -5,7 +5,7 @@ the output folder and read by path (never installed: its pinned dependencies do 
 Splits: train = a seeded subsample of the 1,584,663 MOSES training SMILES, valid = another
 disjoint subsample of them, test = a seeded subsample of the MOSES test set (176,074).
 Every SMILES is encoded as SELFIES and padded with `[nop]` (ignored by the SELFIES decoder); `--tokens ring-first`
-writes ring-first grouped SELFIES instead (svdd_cli/domains/selfies_tokens.py: each ring written before its
+writes ring-first grouped SELFIES instead (svdd_cli/science/selfies_tokens.py: each ring written before its
 substituents, ring/branch symbols joined with their index symbols), recorded in <out>/tokens.txt.
 
 Writes <out>/{train,valid,test}.tsv (columns sequence = space-separated tokens, smiles = the MOSES SMILES),
@@ -36,10 +36,10 @@ import random
 import shutil
 from pathlib import Path
 
-from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, save_smiles_hashes
-from svdd_cli.domains.moses import moses_wheel, read_moses
-from svdd_cli.domains.selfies_tokens import TOKENIZERS, fragment, learn_fragments, scheme_tokens
+from svdd_cli.science.chem import canonical_smiles
+from svdd_cli.science.moses import moses_wheel, read_moses
+from svdd_cli.science.selfies_tokens import TOKENIZERS, fragment, learn_fragments, scheme_tokens
 
 
 def write_split(path: Path, tokens: list[list[str]], smiles: list[str], length: int) -> None:

@@ -12,7 +12,7 @@ single HepG2 sites' GC, and every figure of svdd_cli.naturalness.dna over random
 sequences (50 draws per size 8..512, seed 0). RNA: the test 5'UTR windows' 3-mer spectrum, MFE percentiles and
 the figures of svdd_cli.naturalness.rna the same way. Images: the Frechet distance (the shipped classifier's
 features) of n random real training images to the test set, n = 256 .. 4096 (5 draws, seed 0): the floor of a
-run's FD at its size. Molecules: the MOSES figures of svdd_cli.domains.moses (filters, rings, weight, SA,
+run's FD at its size. Molecules: the MOSES figures of svdd_cli.science.moses (filters, rings, weight, SA,
 IntDiv) over random subsets of the 10,000 prepared MOSES test molecules, the same way; proteins: composition distance
 to the held-out composition and mean pairwise identity over subsets of the held-out windows. Quantiles: p1, p5, p50,
 p95, p99 of each learned oracle's reward on real held-out data (DNA oracles: the HepG2 test sequences; the MFE
@@ -33,14 +33,15 @@ import numpy as np
 import torch
 from safetensors.torch import load_file as safetensors_load
 
-from svdd_cli.domains import moses
-from svdd_cli.domains.fashion import feature_stats, frechet_distance, load_classifier, load_fashion_mnist
-from svdd_cli.domains.rna import fold
-from svdd_cli.naturalness import sequence as seq
 from svdd_cli.naturalness.dna import CONTROL_TFS, TARGET_TFS, dna_figures
-from svdd_cli.naturalness.motifs import MotifScanner
 from svdd_cli.naturalness.reference import FRECHET_SIZES, SIZES, subset_table
 from svdd_cli.naturalness.rna import rna_figures
+from svdd_cli.rewards.classifier import load_classifier
+from svdd_cli.science import moses
+from svdd_cli.science import sequence as seq
+from svdd_cli.science.fashion import feature_stats, frechet_distance, load_fashion_mnist
+from svdd_cli.science.motifs import MotifScanner
+from svdd_cli.science.rna import fold
 
 DRAWS = 50
 
@@ -125,7 +126,7 @@ def molecule(data: Path) -> dict[str, Any]:
 
 def protein(data: Path) -> dict[str, Any]:
     from svdd_cli.domains.protein import composition, mean_pairwise_identity
-    from svdd_cli.naturalness.sequence import total_variation
+    from svdd_cli.science.sequence import total_variation
 
     windows = [r["sequence"] for r in read(data / "test.tsv")]
     heldout = composition(windows)

@@ -23,8 +23,8 @@ import torch
 from safetensors.torch import load_file
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.domains.sequence import one_hot
 from svdd_cli.rewards.enhancer import EnhancerCNN
+from svdd_cli.science.sequence import one_hot
 
 ALPHABET = "ACGT"
 

@@ -2,7 +2,7 @@
 
     nice -n 10 python scripts/train_fashion_classifier.py --out checkpoints/fashion_classifier
 
-Trains FashionCNN (svdd_cli/domains/fashion.py) on the 60,000 training images with random shifts, reports
+Trains FashionCNN (svdd_cli/science/fashion.py) on the 60,000 training images with random shifts, reports
 accuracy on the 10,000 test images, and writes config.json + model.safetensors, metrics.json, and
 test_features.safetensors: mean and covariance of the test images' features, the reference of the
 Frechet distance reported by domain=image.
@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.domains.fashion import CLASSES, FashionCNN, feature_stats, load_fashion_mnist
+from svdd_cli.science.fashion import CLASSES, FashionCNN, feature_stats, load_fashion_mnist
 
 
 def as_tensor(images) -> Tensor:

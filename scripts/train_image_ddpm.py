@@ -24,7 +24,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
 from svdd_cli.checkpoint import resolve_device
-from svdd_cli.domains.fashion import load_fashion_mnist
+from svdd_cli.science.fashion import load_fashion_mnist
 from svdd_cli.training import (
     Sitting,
     compact_optimizer,

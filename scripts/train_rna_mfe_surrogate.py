@@ -27,10 +27,10 @@ import torch
 from safetensors.torch import load_file
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.domains.sequence import one_hot
 from svdd_cli.rewards.mfe import signed_mfe
 from svdd_cli.rewards.mfe_surrogate import MfeCNN
 from svdd_cli.rewards.pool import ScorePool
+from svdd_cli.science.sequence import one_hot
 
 
 def read(path: Path) -> list[str]:

@@ -11,7 +11,6 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer
 
 from svdd_cli import run as run_module
 from svdd_cli.core import MaskedKernel
-from svdd_cli.domains.protein import AMINO_ACIDS
 from svdd_cli.errors import UserError
 from svdd_cli.models.hf_masked_lm import from_pretrained
 from svdd_cli.rewards.gravy import Gravy
@@ -19,6 +18,7 @@ from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.dps import DPS
 from svdd_cli.samplers.smc import SMC
 from svdd_cli.samplers.svdd import SVDD
+from svdd_cli.science.protein import AMINO_ACIDS
 from tests.tiny_image_models import single_thread
 from tests.tiny_protein_models import save_tiny_esm
 

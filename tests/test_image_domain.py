@@ -7,10 +7,11 @@ import json
 import pytest
 import torch
 
-from svdd_cli.domains.fashion import CLASSES, feature_stats, frechet_distance
-from svdd_cli.domains.image import ImageDomain, from_pil, to_pil
+from svdd_cli.domains.image import ImageDomain
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.warnings import outside
+from svdd_cli.science.fashion import CLASSES, feature_stats, frechet_distance
+from svdd_cli.science.images import from_pil, to_pil
 from tests.tiny_image_models import save_tiny_classifier, single_thread
 
 

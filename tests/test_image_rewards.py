@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from svdd_cli.domains.fashion import CLASSES, DATA, load_fashion_mnist
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.aesthetic import Aesthetic
 from svdd_cli.rewards.classifier import Classifier
 from svdd_cli.rewards.compressibility import Compressibility
 from svdd_cli.rewards.incompressibility import Incompressibility
+from svdd_cli.science.fashion import CLASSES, DATA, load_fashion_mnist
 from tests.tiny_image_models import save_tiny_aesthetic, save_tiny_classifier, single_thread
 
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "fashion_classifier"

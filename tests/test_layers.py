@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "svdd_cli"
 LAYERS = [  # lowest first; a module may import its own layer and the ones below
     ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs|oracle_calls)$"),
-    ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness)(\..+)?$"),
+    ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness|science)(\..+)?$"),
     ("samplers", r"svdd_cli\.samplers(\..+)?$"),
     ("app", r"svdd_cli\.(api|writer|run|train_value|training|summary|plots|report|merge)$"),
     ("cli", r"svdd_cli(\.cli)?$"),
@@ -60,3 +60,15 @@ def test_no_capability_probes_in_samplers_or_the_app():
              if n.startswith("svdd_cli.samplers") or layer(n) >= 3
              for i, line in enumerate(p.read_text().splitlines()) if probes.search(line)]
     assert found == []
+
+
+def test_science_is_a_leaf_that_rewards_and_naturalness_stand_on_instead_of_domains():
+    """svdd_cli.science imports nothing of svdd_cli but errors; rewards and the shared naturalness machinery import
+    no domain: what they share with a domain (RDKit helpers, RNA folding, one-hot encoding, ...) lives in science."""
+    science = [n for n in modules() if n.startswith("svdd_cli.science.")]
+    leaf = [f"{n} imports {t}" for n in science for t in imports(modules()[n])
+            if not t.startswith("svdd_cli.science") and t != "svdd_cli.errors"]
+    on_domains = [f"{n} imports {t}" for n, p in modules().items()
+                  if n.startswith(("svdd_cli.rewards", "svdd_cli.naturalness"))
+                  for t in imports(p) if t.startswith("svdd_cli.domains")]
+    assert len(science) >= 5 and leaf == [] and on_domains == []

@@ -10,10 +10,10 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import QED, Crippen
 from rdkit.Chem import rdFingerprintGenerator as fpgen
 
-from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.domains.molecule import PAD, MoleculeDomain, save_smiles_hashes, selfies_to_smiles
-from svdd_cli.domains.moses import fingerprints, internal_diversity, mols
 from svdd_cli.errors import UserError
+from svdd_cli.science.chem import canonical_smiles
+from svdd_cli.science.moses import fingerprints, internal_diversity, mols
 from tests.conftest import log_uniform, table_model
 
 MOSES = ["CCCS(=O)c1ccc2[nH]c(=NC(=O)OC)[nH]c2c1", "CC(C)(C)C(=O)C(Oc1ccc(Cl)cc1)n1ccnc1",

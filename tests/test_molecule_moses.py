@@ -1,4 +1,4 @@
-"""MOSES metrics (svdd_cli.domains.moses) on molecules whose answers are known, and their wiring into the
+"""MOSES metrics (svdd_cli.science.moses) on molecules whose answers are known, and their wiring into the
 molecule domain's naturalness."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from svdd_cli.assets import asset_root
-from svdd_cli.domains import moses
 from svdd_cli.domains.molecule import MoleculeDomain
+from svdd_cli.science import moses
 
 REFERENCE = asset_root() / "checkpoints" / "molecule_moses"
 FILTERS = REFERENCE / "moses_filters.smarts"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from svdd_cli.naturalness import sequence as nat
-from svdd_cli.naturalness.motifs import MotifScanner
 from svdd_cli.naturalness.reference import compare, subset_table
 from svdd_cli.naturalness.rna import rna_figures
 from svdd_cli.naturalness.warnings import applies, outside, warnings
 from svdd_cli.rewards.kmer_oracle import KmerOracle
+from svdd_cli.science import sequence as nat
+from svdd_cli.science.motifs import MotifScanner
 from tests.test_cli import TINY, svdd
 
 

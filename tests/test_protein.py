@@ -13,12 +13,13 @@ import torch
 from Bio import SeqIO
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 
-from svdd_cli.domains.protein import AMINO_ACIDS, ProteinDomain, composition, mean_pairwise_identity, properties
+from svdd_cli.domains.protein import ProteinDomain, composition, mean_pairwise_identity, properties
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.charge import Charge
 from svdd_cli.rewards.composite import Composite
 from svdd_cli.rewards.gravy import Gravy
 from svdd_cli.rewards.instability import Instability
+from svdd_cli.science.protein import AMINO_ACIDS
 from tests.test_cli import svdd
 from tests.tiny_protein_models import save_tiny_esm
 

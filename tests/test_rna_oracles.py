@@ -12,10 +12,10 @@ from torch import nn
 
 from svdd_cli.assets import asset_root
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.domains.sequence import one_hot
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.mfe_surrogate import MfeSurrogate
 from svdd_cli.rewards.user_oracle import UserOracle
+from svdd_cli.science.sequence import one_hot
 
 SURROGATE = asset_root() / "checkpoints" / "rna_mfe_surrogate"
 

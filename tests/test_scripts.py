@@ -81,7 +81,7 @@ def test_prepare_molecule_extend_keeps_the_split_vocabulary_and_length(tmp_path)
 
 @pytest.mark.parametrize("scheme", ["ring-first", "ring-first+fragments"])
 def test_prepare_molecule_extend_keeps_the_prepared_tokens(tmp_path, scheme):
-    from svdd_cli.domains.selfies_tokens import scheme_tokens
+    from svdd_cli.science.selfies_tokens import scheme_tokens
 
     prepared, out = tmp_path / "prepared", tmp_path / "full"
     prepared.mkdir()
@@ -102,7 +102,7 @@ def test_prepare_molecule_extend_keeps_the_prepared_tokens(tmp_path, scheme):
 
 
 def test_prepare_molecule_fragments_rewrites_every_split_into_shorter_rows_of_the_same_molecules(tmp_path):
-    from svdd_cli.domains.selfies_tokens import ring_first_tokens
+    from svdd_cli.science.selfies_tokens import ring_first_tokens
 
     prepared, out = tmp_path / "prepared", tmp_path / "frag"
     prepared.mkdir()

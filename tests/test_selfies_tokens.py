@@ -8,7 +8,7 @@ import pytest
 import selfies as sf
 from rdkit import Chem
 
-from svdd_cli.domains.selfies_tokens import group, ring_first_smiles, ring_first_tokens
+from svdd_cli.science.selfies_tokens import group, ring_first_smiles, ring_first_tokens
 
 MOSES_LIKE = ["CCOc1cccc(C(=O)Nc2ccn(Cc3ccccn3)n2)c1", "OCc1cc(-c2ccc(N3CCCC3)nn2)ccc1F",
               "COc1ccc(OC)c(C(=O)CSc2nc3cccnc3n2C)c1", "CCn1nnnc1-c1cccc(C(=O)NCc2cccc(OC)c2)c1",
@@ -87,7 +87,7 @@ def test_seeds_take_the_tokens_and_fragments_the_checkpoint_names(tmp_path):
 
 
 def test_fragments_join_frequent_runs_and_keep_the_molecule():
-    from svdd_cli.domains.selfies_tokens import fragment, learn_fragments
+    from svdd_cli.science.selfies_tokens import fragment, learn_fragments
 
     rows = [ring_first_tokens(s) for s in MOSES_LIKE]
     learned = learn_fragments(rows, 40)
@@ -100,7 +100,7 @@ def test_fragments_join_frequent_runs_and_keep_the_molecule():
 
 
 def test_fragment_takes_the_longest_known_run_and_learning_stops_at_unique_pairs():
-    from svdd_cli.domains.selfies_tokens import fragment, learn_fragments
+    from svdd_cli.science.selfies_tokens import fragment, learn_fragments
 
     assert fragment(["[C]", "[N]", "[O]", "[C]", "[N]"], {"[C][N]", "[C][N][O]"}, 3) == ["[C][N][O]", "[C][N]"]
     assert learn_fragments([["[C]", "[N]"], ["[O]", "[S]"]], 5) == {}  # no pair seen twice: nothing learned

@@ -12,7 +12,7 @@ from diffusers import DDPMScheduler, UNet2DModel
 from safetensors.torch import save_file
 
 from svdd_cli.checkpoint import save_folder
-from svdd_cli.domains.fashion import CLASSES, FashionCNN, feature_stats
+from svdd_cli.science.fashion import CLASSES, FashionCNN, feature_stats
 
 
 def tiny_unet(size: int = 8, channels: int = 1) -> UNet2DModel:

@@ -9,7 +9,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from safetensors.torch import load_file
@@ -17,24 +16,14 @@ from torch import Tensor
 
 from svdd_cli.checkpoint import resolve_device
 from svdd_cli.core import DiffusionModel, GradientModel
-from svdd_cli.domains.fashion import classifier_input, feature_stats, frechet_distance, load_classifier
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import FRECHET_SIZES, load_reference, real_fields
 from svdd_cli.naturalness.warnings import load_quantiles
+from svdd_cli.rewards.classifier import load_classifier
+from svdd_cli.science.fashion import classifier_input, feature_stats, frechet_distance
+from svdd_cli.science.images import from_pil, to_pil
 
 FASHION_SHAPE = (1, 28, 28)
-
-
-def to_pil(image: Tensor) -> Image.Image:
-    """(C, H, W) in [0, 1], C = 1 or 3 -> an 8-bit grey or RGB PIL image."""
-    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return Image.fromarray(array[0]) if array.shape[0] == 1 else Image.fromarray(np.moveaxis(array, 0, -1))
-
-
-def from_pil(image: Image.Image) -> Tensor:
-    """A PIL image -> (C, H, W) float in [0, 1] (grey stays 1 channel)."""
-    array = np.asarray(image, dtype=np.float32) / 255
-    return torch.from_numpy(array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0).copy())
 
 
 def image_grid(images: list[Image.Image], labels: list[str], scale: int = 3, cols: int = 8,

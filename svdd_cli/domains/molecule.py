@@ -17,12 +17,12 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, Draw
 
 from svdd_cli.core import DiffusionModel, MaskedKernel
-from svdd_cli.domains import moses
-from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles, mol_properties
-from svdd_cli.domains.selfies_tokens import FRAGMENTS, TOKENIZERS, scheme_tokens
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
+from svdd_cli.science import moses
+from svdd_cli.science.chem import canonical_smiles, mol_from_smiles, mol_properties
+from svdd_cli.science.selfies_tokens import FRAGMENTS, TOKENIZERS, scheme_tokens
 
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
 PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
@@ -54,7 +54,7 @@ def smiles_to_tokens(smiles: str, length: int, tokens: str | None = None,
                      checkpoint: str | Path | None = None) -> list[str]:
     """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the `tokens` of the model
     (default: those its `checkpoint` folder's config.json names, else "selfies"; "ring-first" = grouped ring-first
-    SELFIES; "+fragments" ones need the checkpoint's vocabulary: svdd_cli.domains.selfies_tokens); ValueError
+    SELFIES; "+fragments" ones need the checkpoint's vocabulary: svdd_cli.science.selfies_tokens); ValueError
     when RDKit cannot parse it or it needs more than `length` tokens."""
     scheme, vocab = checkpoint_tokens(str(checkpoint)) if checkpoint is not None else ("selfies", ())
     scheme = tokens or scheme

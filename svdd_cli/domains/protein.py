@@ -20,17 +20,12 @@ from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import SequenceDomain
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
-from svdd_cli.naturalness.sequence import hamming_diversity, total_variation
+from svdd_cli.science.protein import AMINO_ACIDS, is_protein
+from svdd_cli.science.sequence import hamming_diversity, total_variation
 
-AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 IDENTITY_SAMPLES = 200  # mean pairwise identity over at most this many samples (pairs grow quadratically)
 # compared with real held-out sets of the run's size (reference_stats.json beside the reference); higher = less natural
 RANGED = {"composition_distance_to_heldout": "high", "mean_pairwise_identity": "high"}
-
-
-def is_protein(seq: str) -> bool:
-    """A non-empty string of the 20 standard amino acids only."""
-    return bool(seq) and not set(seq) - set(AMINO_ACIDS)
 
 
 def properties(seq: str) -> dict[str, float]:
@@ -50,7 +45,7 @@ def composition(seqs: list[str]) -> np.ndarray:
 
 def mean_pairwise_identity(seqs: list[str]) -> float:
     """Mean fraction of identical positions over all pairs of the first IDENTITY_SAMPLES sequences: 1 - their
-    Hamming diversity (naturalness.sequence; equal lengths, NaN for fewer than 2 or other lengths)."""
+    Hamming diversity (science.sequence; equal lengths, NaN for fewer than 2 or other lengths)."""
     return 1.0 - hamming_diversity(seqs[:IDENTITY_SAMPLES])
 
 

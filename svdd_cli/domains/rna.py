@@ -11,28 +11,10 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-import RNA
-
 from svdd_cli.core import DiffusionModel
-from svdd_cli.domains.sequence import Naturalness, SequenceDomain, gc_content
-
-ALPHABET = "ACGU"
-
-
-def is_rna(seq: str) -> bool:
-    """A non-empty string of A, C, G, U only."""
-    return bool(seq) and not set(seq) - set(ALPHABET)
-
-
-def fold(seq: str) -> tuple[str, float]:
-    """ViennaRNA minimum free energy structure (dot-bracket) and MFE in kcal/mol (default parameters, 37 C)."""
-    structure, mfe = RNA.fold(seq)
-    return structure, float(mfe)
-
-
-def uaug_count(seq: str) -> int:
-    """Upstream AUGs: occurrences of AUG (overlapping ones too) in a 5'UTR."""
-    return sum(seq.startswith("AUG", i) for i in range(len(seq) - 2))
+from svdd_cli.domains.sequence import Naturalness, SequenceDomain
+from svdd_cli.science.rna import ALPHABET, fold, is_rna, uaug_count
+from svdd_cli.science.sequence import gc_content
 
 
 class RNADomain:

@@ -1,4 +1,4 @@
-"""Biological sequence domains (DNA, RNA): one-hot encoding, FASTA output, naturalness against real data."""
+"""Biological sequence domains (DNA, RNA): the model check, FASTA output, naturalness against real data."""
 
 from __future__ import annotations
 
@@ -7,42 +7,20 @@ import statistics
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
 from Bio.Seq import Seq
 from Bio.SeqIO import write as write_records
 from Bio.SeqRecord import SeqRecord
-from torch import Tensor
 
 from svdd_cli.core import DiffusionModel, MaskedKernel, Reward
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.sequence import gc_content
 from svdd_cli.outputs import GrowingFile
+from svdd_cli.science.sequence import gc_content
 
 
 class Naturalness(Protocol):
     """A run's naturalness figures against real data, with the real data's values ("real", "real_range")."""
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]: ...
-
-
-def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
-    """Strings -> one-hot (B, A, L) float32 and a (B,) bool mask of the rows that were valid.
-
-    A row is valid when every letter is in `alphabet` and it has the batch's longest length;
-    invalid rows are all-zero."""
-    lookup = torch.full((256,), -1, dtype=torch.long)
-    lookup[list(alphabet.encode())] = torch.arange(len(alphabet))
-    length = max((len(s) for s in sequences), default=0)
-    raw = torch.zeros(len(sequences), length, dtype=torch.long)
-    lengths = torch.tensor([len(s) for s in sequences])
-    for i, s in enumerate(sequences):
-        raw[i, : len(s)] = torch.tensor(list(s.encode()), dtype=torch.long)
-    index = lookup[raw]
-    valid = (index >= 0).all(1) & (lengths == length)
-    index[~valid] = 0
-    x = torch.nn.functional.one_hot(index, len(alphabet)).float().transpose(1, 2)
-    x[~valid] = 0.0
-    return x, valid
 
 
 def fasta_text(rows: list[dict[str, Any]]) -> str:

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from svdd_cli.naturalness import sequence as seq
-from svdd_cli.naturalness.motifs import MotifScanner, shared_scanner
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
+from svdd_cli.science import sequence as seq
+from svdd_cli.science.motifs import MotifScanner, shared_scanner
 
 TARGET_TFS = {"HNF4A": "MA0114.5", "FOXA2": "MA0047.4", "HNF1A": "MA0046.3", "CEBPB": "MA0466.4"}  # liver
 CONTROL_TFS = {"CTCF": "MA0139.2", "SP1": "MA0079.5"}  # ubiquitous, GC-rich

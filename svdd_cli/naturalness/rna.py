@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from svdd_cli.naturalness import sequence as seq
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
+from svdd_cli.science import sequence as seq
 
 # figure -> the side of the real range a natural design set must not cross
 RANGED = {"kmer3_distance": "high", "gc_mean": "both", "uaug_rate": "both", "kozak_purine_rate": "both",

@@ -10,9 +10,17 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from svdd_cli.checkpoint import resolve_device
-from svdd_cli.domains.fashion import classifier_input, load_classifier
+from svdd_cli.checkpoint import load_folder, load_module, resolve_device
 from svdd_cli.errors import UserError
+from svdd_cli.science.fashion import FashionCNN, classifier_input
+
+
+def load_classifier(path: str | Path, device: torch.device) -> tuple[FashionCNN, list[str]]:
+    """The FashionCNN of a checkpoint folder (frozen, eval mode) and its class names (also the image domain's
+    naturalness judge)."""
+    config, state = load_folder(path)
+    net = load_module(FashionCNN(**config["network"]), state, path)
+    return net.requires_grad_(False).to(device), list(config["classes"])
 
 
 def class_index(target: str | int, classes: list[str]) -> int:

@@ -8,7 +8,7 @@ import io
 import torch
 from torch import Tensor
 
-from svdd_cli.domains.image import to_pil
+from svdd_cli.science.images import to_pil
 
 
 def jpeg_kb(images: list[Tensor], quality: int) -> Tensor:

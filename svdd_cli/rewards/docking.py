@@ -21,9 +21,9 @@ from rdkit import Chem, rdBase
 from rdkit.Chem import AllChem
 from torch import Tensor
 
-from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.chem import canonical_smiles, mol_from_smiles
 
 Box = tuple[float, float, float]
 

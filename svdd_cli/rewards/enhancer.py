@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
-from svdd_cli.domains.sequence import one_hot
+from svdd_cli.science.sequence import one_hot
 
 
 class EnhancerCNN(nn.Module):

@@ -12,8 +12,8 @@ import torch
 from Bio.SeqUtils.ProtParamData import kd
 from torch import Tensor
 
-from svdd_cli.domains.protein import AMINO_ACIDS, is_protein
 from svdd_cli.errors import UserError
+from svdd_cli.science.protein import AMINO_ACIDS, is_protein
 
 
 class Gravy:

@@ -10,7 +10,7 @@ import torch
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from torch import Tensor
 
-from svdd_cli.domains.protein import is_protein
+from svdd_cli.science.protein import is_protein
 
 
 class Instability:

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from svdd_cli.checkpoint import load_folder
-from svdd_cli.naturalness.motifs import shared_scanner
-from svdd_cli.naturalness.sequence import kmer_counts, kmer_index
+from svdd_cli.science.motifs import shared_scanner
+from svdd_cli.science.sequence import kmer_counts, kmer_index
 
 KS = (1, 2, 3, 4)
 

@@ -1,7 +1,7 @@
 """Penalised logP: Crippen logP - SA score - large-ring penalty (GCPN / MolDQN form, unnormalised)."""
 
-from svdd_cli.domains.chem import penalized_logp
 from svdd_cli.rewards.molecular import MolecularScore
+from svdd_cli.science.chem import penalized_logp
 
 
 class Logp(MolecularScore):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from svdd_cli.domains.rna import fold, is_rna
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.rna import fold, is_rna
 
 SIGNS = {"stable": -1.0, "open": 1.0}
 

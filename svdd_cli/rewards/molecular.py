@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from svdd_cli.domains.chem import canonical_smiles
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.chem import canonical_smiles
 
 
 class MolecularScore(PooledReward):

@@ -8,10 +8,10 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from svdd_cli.domains.chem import canonical_smiles, mol_from_smiles
-from svdd_cli.domains.moses import passes_filters, ring_stats
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.chem import canonical_smiles, mol_from_smiles
+from svdd_cli.science.moses import passes_filters, ring_stats
 
 
 def passes(smiles: str, filters: str) -> float:

@@ -12,8 +12,8 @@ import torch
 from pyjaspar import jaspardb
 from torch import Tensor
 
-from svdd_cli.domains.sequence import one_hot
 from svdd_cli.errors import UserError
+from svdd_cli.science.sequence import one_hot
 
 
 class Motifs:

@@ -12,9 +12,9 @@ from functools import partial
 
 import RNA
 
-from svdd_cli.domains.rna import fold, is_rna
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.rna import fold, is_rna
 
 MIN_HAIRPIN = 3  # unpaired bases a hairpin loop needs (ViennaRNA's TURN)
 

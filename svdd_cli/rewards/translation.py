@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from svdd_cli.domains.rna import fold, is_rna, uaug_count
 from svdd_cli.rewards.pool import PooledReward
+from svdd_cli.science.rna import fold, is_rna, uaug_count
 
 STOPS = ("UAA", "UAG", "UGA")
 

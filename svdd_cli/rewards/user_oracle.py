@@ -20,8 +20,8 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
-from svdd_cli.domains.sequence import one_hot
 from svdd_cli.errors import UserError
+from svdd_cli.science.sequence import one_hot
 
 
 def load_oracle(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""Naturalness of a set of sequences against real data: k-mer spectra, composition, repeats, diversity.
+"""Sequences: one-hot encoding, and figures of a set against real data (k-mer spectra, composition, repeats,
+diversity).
 
-Every function takes plain strings and returns one number for the whole set, so the same code scores a
+Every figure takes plain strings and returns one number for the whole set, so the same code scores a
 run's designs and random subsets of real held-out sequences (scripts/reference_stats.py), whose values
 are shipped beside each checkpoint as the ceiling.
 """
@@ -12,6 +13,28 @@ import math
 import statistics
 
 import numpy as np
+import torch
+from torch import Tensor
+
+
+def one_hot(sequences: list[str], alphabet: str) -> tuple[Tensor, Tensor]:
+    """Strings -> one-hot (B, A, L) float32 and a (B,) bool mask of the rows that were valid.
+
+    A row is valid when every letter is in `alphabet` and it has the batch's longest length;
+    invalid rows are all-zero."""
+    lookup = torch.full((256,), -1, dtype=torch.long)
+    lookup[list(alphabet.encode())] = torch.arange(len(alphabet))
+    length = max((len(s) for s in sequences), default=0)
+    raw = torch.zeros(len(sequences), length, dtype=torch.long)
+    lengths = torch.tensor([len(s) for s in sequences])
+    for i, s in enumerate(sequences):
+        raw[i, : len(s)] = torch.tensor(list(s.encode()), dtype=torch.long)
+    index = lookup[raw]
+    valid = (index >= 0).all(1) & (lengths == length)
+    index[~valid] = 0
+    x = torch.nn.functional.one_hot(index, len(alphabet)).float().transpose(1, 2)
+    x[~valid] = 0.0
+    return x, valid
 
 
 def kmer_index(alphabet: str, k: int) -> dict[str, int]:

@@ -29,7 +29,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import AllChem, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from svdd_cli.domains.chem import mol_properties
+from svdd_cli.science.chem import mol_properties
 
 ALLOWED_ATOMS = {"C", "N", "S", "O", "F", "Cl", "Br", "H"}
 WHEEL = "molsets==0.3.1"  # MOSES's data and statistics, read by path (never installed: its pins do not build)

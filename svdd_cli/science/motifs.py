@@ -12,7 +12,7 @@ from functools import cache
 import torch
 from pyjaspar import jaspardb
 
-from svdd_cli.domains.sequence import one_hot
+from svdd_cli.science.sequence import one_hot
 
 REMEMBER = 1 << 16  # sequences whose counts a shared scanner keeps
 

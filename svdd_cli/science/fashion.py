@@ -10,8 +10,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from svdd_cli.checkpoint import load_folder, load_module
-
 CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
 DATA = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
 SIZE = 28
@@ -61,13 +59,6 @@ def frechet_distance(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> fl
     root1 = vecs @ torch.diag(vals.clamp_min(0).sqrt()) @ vecs.T
     cross = torch.linalg.eigvalsh(root1 @ cov2.double() @ root1).clamp_min(0).sqrt().sum()
     return float((mu1 - mu2).double().square().sum() + cov1.trace() + cov2.trace() - 2 * cross)
-
-
-def load_classifier(path: str | Path, device: torch.device) -> tuple[FashionCNN, list[str]]:
-    """The FashionCNN of a checkpoint folder (frozen, eval mode) and its class names."""
-    config, state = load_folder(path)
-    net = load_module(FashionCNN(**config["network"]), state, path)
-    return net.requires_grad_(False).to(device), list(config["classes"])
 
 
 def classifier_input(images: list[Tensor] | Tensor) -> Tensor:
