@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from svdd_cli.domains.image import image_grid
+from svdd_cli.domains.image.domain import image_grid
 from svdd_cli.models.gaussian import GaussianDiffusion
 from svdd_cli.rewards.classifier import load_classifier
 from svdd_cli.samplers.ancestral import Ancestral

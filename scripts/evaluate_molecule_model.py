@@ -29,7 +29,8 @@ import torch
 from fcd_torch import FCD
 from omegaconf import OmegaConf
 
-from svdd_cli.domains.molecule import selfies_to_smiles, smiles_hashes
+from svdd_cli.domains.molecule.domain import smiles_hashes
+from svdd_cli.domains.molecule.tokens import selfies_to_smiles
 from svdd_cli.models.masked import KERNELS, MaskedDiffusion
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.science import moses

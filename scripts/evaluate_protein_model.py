@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from svdd_cli.domains.protein import composition, mean_pairwise_identity, properties
+from svdd_cli.domains.protein.domain import composition, mean_pairwise_identity, properties
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.science.sequence import total_variation

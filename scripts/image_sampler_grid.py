@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from svdd_cli.domains.image import image_grid
+from svdd_cli.domains.image.domain import image_grid
 
 
 def run_block(folder: Path, n: int, scale: int) -> Image.Image:

@@ -36,7 +36,8 @@ import random
 import shutil
 from pathlib import Path
 
-from svdd_cli.domains.molecule import PAD, save_smiles_hashes
+from svdd_cli.domains.molecule.domain import save_smiles_hashes
+from svdd_cli.domains.molecule.tokens import PAD
 from svdd_cli.science.chem import canonical_smiles
 from svdd_cli.science.moses import moses_wheel, read_moses
 from svdd_cli.science.selfies_tokens import TOKENIZERS, fragment, learn_fragments, scheme_tokens

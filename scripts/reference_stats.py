@@ -8,9 +8,9 @@
     python scripts/reference_stats.py quantiles  # <oracle>/real_quantiles.json of every learned oracle
 
 DNA: 3-mer spectra of the real HepG2 and other-cell (GM12878, K562, hESCT0) test sequences, the percentiles of
-single HepG2 sites' GC, and every figure of svdd_cli.naturalness.dna over random subsets of the HepG2 test
-sequences (50 draws per size 8..512, seed 0). RNA: the test 5'UTR windows' 3-mer spectrum, MFE percentiles and
-the figures of svdd_cli.naturalness.rna the same way. Images: the Frechet distance (the shipped classifier's
+single HepG2 sites' GC, and every figure of svdd_cli.domains.dna.naturalness over random subsets of the HepG2
+test sequences (50 draws per size 8..512, seed 0). RNA: the test 5'UTR windows' 3-mer spectrum, MFE percentiles
+and the figures of svdd_cli.domains.rna.naturalness the same way. Images: the Frechet distance (the shipped classifier's
 features) of n random real training images to the test set, n = 256 .. 4096 (5 draws, seed 0): the floor of a
 run's FD at its size. Molecules: the MOSES figures of svdd_cli.science.moses (filters, rings, weight, SA,
 IntDiv) over random subsets of the 10,000 prepared MOSES test molecules, the same way; proteins: composition distance
@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file as safetensors_load
 
-from svdd_cli.naturalness.dna import CONTROL_TFS, TARGET_TFS, dna_figures
+from svdd_cli.domains.dna.naturalness import CONTROL_TFS, TARGET_TFS, dna_figures
+from svdd_cli.domains.rna.naturalness import rna_figures
 from svdd_cli.naturalness.reference import FRECHET_SIZES, SIZES, subset_table
-from svdd_cli.naturalness.rna import rna_figures
 from svdd_cli.rewards.classifier import load_classifier
 from svdd_cli.science import moses
 from svdd_cli.science import sequence as seq
@@ -125,7 +125,7 @@ def molecule(data: Path) -> dict[str, Any]:
 
 
 def protein(data: Path) -> dict[str, Any]:
-    from svdd_cli.domains.protein import composition, mean_pairwise_identity
+    from svdd_cli.domains.protein.domain import composition, mean_pairwise_identity
     from svdd_cli.science.sequence import total_variation
 
     windows = [r["sequence"] for r in read(data / "test.tsv")]

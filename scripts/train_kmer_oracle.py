@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import save_file
 from train_dna_oracle import auroc, chromosome_half
 
-from svdd_cli.naturalness.dna import CONTROL_TFS, TARGET_TFS
+from svdd_cli.domains.dna.naturalness import CONTROL_TFS, TARGET_TFS
 from svdd_cli.rewards.kmer_oracle import KmerFeatures
 
 L2 = (1e-4, 1e-3, 1e-2)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from svdd_cli.domains.image import ImageDomain
+from svdd_cli.domains.image.domain import ImageDomain
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.warnings import outside
 from svdd_cli.science.fashion import CLASSES, feature_stats, frechet_distance

@@ -10,7 +10,8 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import QED, Crippen
 from rdkit.Chem import rdFingerprintGenerator as fpgen
 
-from svdd_cli.domains.molecule import PAD, MoleculeDomain, save_smiles_hashes, selfies_to_smiles
+from svdd_cli.domains.molecule.domain import MoleculeDomain, save_smiles_hashes
+from svdd_cli.domains.molecule.tokens import PAD, selfies_to_smiles
 from svdd_cli.errors import UserError
 from svdd_cli.science.chem import canonical_smiles
 from svdd_cli.science.moses import fingerprints, internal_diversity, mols

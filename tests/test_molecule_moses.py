@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from svdd_cli.assets import asset_root
-from svdd_cli.domains.molecule import MoleculeDomain
+from svdd_cli.domains.molecule.domain import MoleculeDomain
 from svdd_cli.science import moses
 
 REFERENCE = asset_root() / "checkpoints" / "molecule_moses"

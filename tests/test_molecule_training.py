@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from svdd_cli.domains.molecule import PAD, selfies_to_smiles
+from svdd_cli.domains.molecule.tokens import PAD, selfies_to_smiles
 from svdd_cli.models.dit import DIT
 from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.samplers.ancestral import rollout

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from svdd_cli.domains.rna.naturalness import rna_figures
 from svdd_cli.naturalness.reference import compare, subset_table
-from svdd_cli.naturalness.rna import rna_figures
 from svdd_cli.naturalness.warnings import applies, outside, warnings
 from svdd_cli.rewards.kmer_oracle import KmerOracle
 from svdd_cli.science import sequence as nat
@@ -126,7 +126,7 @@ def test_an_ancestral_run_says_the_prior_itself_leaves_the_real_range(tmp_path):
 
 
 def test_dna_naturalness_shares_the_kmer_oracles_scanner_and_its_scans(monkeypatch):
-    from svdd_cli.naturalness.dna import DnaNaturalness
+    from svdd_cli.domains.dna.naturalness import DnaNaturalness
 
     root = Path(__file__).parent.parent / "checkpoints"
     oracle, natural = KmerOracle(root / "dna_kmer_oracle"), DnaNaturalness(root / "dna_mdlm" / "reference_stats.json")

@@ -13,7 +13,7 @@ import torch
 from Bio import SeqIO
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 
-from svdd_cli.domains.protein import ProteinDomain, composition, mean_pairwise_identity, properties
+from svdd_cli.domains.protein.domain import ProteinDomain, composition, mean_pairwise_identity, properties
 from svdd_cli.errors import UserError
 from svdd_cli.rewards.charge import Charge
 from svdd_cli.rewards.composite import Composite

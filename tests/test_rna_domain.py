@@ -10,9 +10,9 @@ import pytest
 import RNA
 from Bio import SeqIO
 
-from svdd_cli.domains.rna import RNADomain
+from svdd_cli.domains.rna.domain import RNADomain
+from svdd_cli.domains.rna.naturalness import RnaNaturalness
 from svdd_cli.errors import UserError
-from svdd_cli.naturalness.rna import RnaNaturalness
 from svdd_cli.science.rna import ALPHABET, uaug_count
 from svdd_cli.science.sequence import kmer_spectrum, total_variation
 from tests.conftest import log_uniform, table_model

@@ -52,7 +52,7 @@ def test_a_bad_smiles_is_a_value_error_naming_it(smiles):
 
 
 def test_the_molecule_model_tokenizes_seeds_in_its_checkpoints_tokens():
-    from svdd_cli.domains.molecule import PAD, selfies_to_smiles, smiles_to_tokens
+    from svdd_cli.domains.molecule.tokens import PAD, selfies_to_smiles, smiles_to_tokens
     from svdd_cli.errors import UserError
 
     smiles = "Cc1ccc(CCCCO)cc1"
@@ -67,7 +67,7 @@ def test_the_molecule_model_tokenizes_seeds_in_its_checkpoints_tokens():
 
 
 def test_seeds_take_the_tokens_and_fragments_the_checkpoint_names(tmp_path):
-    from svdd_cli.domains.molecule import PAD, selfies_to_smiles, smiles_to_tokens
+    from svdd_cli.domains.molecule.tokens import PAD, selfies_to_smiles, smiles_to_tokens
     from svdd_cli.errors import UserError
 
     smiles, chain = "Cc1ccc(CCCCO)cc1", "[C][C][C][C][O]"

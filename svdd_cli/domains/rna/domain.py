@@ -1,7 +1,8 @@
 """RNA 5'UTR domain: ViennaRNA fold, GC and upstream-AUG columns, FASTA, naturalness against held-out UTRs.
 
-The naturalness figures against real test UTR windows (svdd_cli.naturalness.rna) come from a reference file
-written by scripts/reference_stats.py next to the shipped model; without one, the run reports its own means only.
+The naturalness figures against real test UTR windows (naturalness.py beside this file) come from a reference
+file written by scripts/reference_stats.py next to the shipped model; without one, the run reports its own means
+only.
 """
 
 from __future__ import annotations

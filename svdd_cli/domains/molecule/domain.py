@@ -1,9 +1,9 @@
-"""Small molecules as SELFIES token rows: SMILES decoding, SDF + image grid output, MOSES-style metrics."""
+"""Small molecules as canonical SMILES (decoded by tokens.py): property columns, SDF + image grid output,
+MOSES-style metrics."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import statistics
 from collections.abc import Sequence
@@ -12,62 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import selfies as sf
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, Draw
 
 from svdd_cli.core import DiffusionModel, MaskedKernel
+from svdd_cli.domains.molecule.tokens import PAD
 from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
 from svdd_cli.science import moses
-from svdd_cli.science.chem import canonical_smiles, mol_from_smiles, mol_properties
-from svdd_cli.science.selfies_tokens import FRAGMENTS, TOKENIZERS, scheme_tokens
+from svdd_cli.science.chem import mol_from_smiles, mol_properties
 
-PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
 PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
 # figures compared with real MOSES test subsets of the run's size, and the side a natural set must not cross
 RANGED = {"filters": "low", "ring7_fraction": "high", "aromatic_ring_fraction": "low", "weight_mean": "both",
           "sa_mean": "high", "internal_diversity": "low"}
-
-
-def selfies_to_smiles(selfies: str) -> str:
-    """Joined SELFIES tokens -> canonical SMILES; '' when it decodes to no molecule (e.g. a leftover mask)."""
-    try:
-        return canonical_smiles(sf.decoder(selfies))
-    except sf.DecoderError:
-        return ""
-
-
-@cache
-def checkpoint_tokens(folder: str) -> tuple[str, tuple[str, ...]]:
-    """(tokens scheme, vocabulary) of a molecule checkpoint folder's config.json ("selfies" when it names none)."""
-    path = Path(folder) / "config.json"
-    if not path.is_file():
-        raise UserError(f"model.tokenize.checkpoint={folder}: no config.json there (a folder written by "
-                        "scripts/train_mdlm.py --export)")
-    config = json.loads(path.read_text())
-    return config.get("tokens", "selfies"), tuple(config["vocab"])
-
-
-def smiles_to_tokens(smiles: str, length: int, tokens: str | None = None,
-                     checkpoint: str | Path | None = None) -> list[str]:
-    """selfies_to_smiles' inverse: a SMILES -> its tokens padded with [nop] to `length`, in the `tokens` of the model
-    (default: those its `checkpoint` folder's config.json names, else "selfies"; "ring-first" = grouped ring-first
-    SELFIES; "+fragments" ones need the checkpoint's vocabulary: svdd_cli.science.selfies_tokens); ValueError
-    when RDKit cannot parse it or it needs more than `length` tokens."""
-    scheme, vocab = checkpoint_tokens(str(checkpoint)) if checkpoint is not None else ("selfies", ())
-    scheme = tokens or scheme
-    if scheme.removesuffix(FRAGMENTS) not in TOKENIZERS:
-        raise UserError(f"model.tokenize.tokens={scheme!r} is not a molecule tokenization; use "
-                        f"{' or '.join(TOKENIZERS)} (+ {FRAGMENTS} with model.tokenize.checkpoint)")
-    if scheme.endswith(FRAGMENTS) and not vocab:
-        raise UserError(f"model.tokenize.tokens={scheme!r} needs the model's vocabulary: set "
-                        "model.tokenize.checkpoint to its folder")
-    row = scheme_tokens(smiles, scheme, vocab)
-    if len(row) > length:
-        raise ValueError(f"{smiles[:40]!r} needs {len(row)} SELFIES tokens; the model's length is {length}")
-    return row + [PAD] * (length - len(row))
 
 
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:

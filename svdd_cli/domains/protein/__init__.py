@@ -1,0 +1,1 @@
+"""Proteins: the domain (domain.py: ProtParam columns, FASTA, naturalness against held-out proteins)."""
