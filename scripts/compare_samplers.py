@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from svdd_cli.naturalness.headline import HEADLINE
+from svdd_cli.naturalness.headline import headline
 from svdd_cli.naturalness.warnings import beyond_real
 
 COLUMNS = ("sampler", "reward median", "reward top-10%", "held-out median", "held-out top-10%",
@@ -28,14 +28,13 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def naturalness_columns(summary: dict, wanted: str) -> list[str]:
-    """The naturalness keys to tabulate: 'headline' = the domain's two headline figures (+ diversity where the
-    domain has it), 'all' = every scalar figure, else a comma-separated list of keys."""
+    """The naturalness keys to tabulate: 'headline' = the figures the domain leads with (its summary block's
+    "headline"), 'all' = every scalar figure, else a comma-separated list of keys."""
     scalars = [k for k, v in summary["naturalness"].items() if isinstance(v, (int, float))]
     if wanted == "all":
         return scalars
     if wanted == "headline":
-        keys = [f.key for f in HEADLINE.get(summary["choices"]["domain"], ())] + ["hamming_diversity"]
-        return [k for k in keys if k in summary["naturalness"]]
+        return [f.key for f in headline(summary["naturalness"]) if f.key in summary["naturalness"]]
     return wanted.split(",")
 
 
@@ -69,7 +68,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("multirun") / f"compare-{time.strftime('%Y-%m-%d_%H-%M-%S')}")
     p.add_argument("--table-only", action="store_true", help="only rewrite results.md from the runs in --out")
     p.add_argument("--naturalness", default="headline",
-                   help="naturalness columns: headline (the domain's two + diversity), all, or key,key,...")
+                   help="naturalness columns: headline (the figures the domain leads with), all, or key,key,...")
     args, overrides = p.parse_known_args()
     command = [sys.executable, "-m", "svdd_cli.cli", "run", "-m", f"sampler={args.samplers}",
                f"hydra.sweep.dir={args.out}", *overrides]

@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from svdd_cli.naturalness.headline import HEADLINE
+from svdd_cli.naturalness.headline import headline
 
 SAMPLERS = "ancestral,best_of_n,svdd,svdd_r,refine,tree,particle_gibbs,beam,smc,fk,nested_is"
 
@@ -84,7 +84,8 @@ def points(out: Path) -> list[dict[str, Any]]:
                       "heldout": s["evaluation_reward"]["median"],
                       "loglik": s["naturalness"]["log_likelihood"]["median"],
                       "distinct": len(set(samples)) / max(len(samples), 1),
-                      "natural": [s["naturalness"].get(k) for k, _, _ in HEADLINE.get(s["choices"]["domain"], ())],
+                      "figures": headline(s["naturalness"]),  # what the domain leads with, from its summary
+                      "natural": {f.key: s["naturalness"].get(f.key) for f in headline(s["naturalness"])},
                       "nfe": s["nfe_per_sample"], "wall": s["wall_s"], "domain": s["choices"]["domain"],
                       "reward": s["choices"]["reward"], "n": s["num_samples"]})
     return found
@@ -105,7 +106,7 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
     for p in found:
         groups[(p["sampler"], p["budget"])].append(p)
     base = mean([p["median"] for p in found if p["sampler"] == "ancestral"])
-    figures = HEADLINE.get(found[0]["domain"], ()) if found else ()
+    figures = next((p["figures"] for p in found if p["figures"]), [])
     lines = ["| sampler | budget | reward median | top-10% | held-out median | log-lik | distinct | "
              + "".join(f"{f.column} | " for f in figures)
              + "NFE / sample | wall s | seeds | (r - anc) / (bon - anc) |",
@@ -117,7 +118,7 @@ def table(found: list[dict[str, Any]], order: list[str]) -> str:
         lines.append("| " + " | ".join([
             sampler, str(budget), fmt(med), fmt(mean([p["top10"] for p in ps])), fmt(mean([p["heldout"] for p in ps])),
             fmt(mean([p["loglik"] for p in ps]), 1), fmt(mean([p["distinct"] for p in ps]), 2),
-            *(fmt(mean([p["natural"][i] for p in ps]), 2) for i in range(len(figures))),
+            *(fmt(mean([p["natural"].get(f.key) for p in ps]), 2) for f in figures),
             fmt(mean([p["nfe"] for p in ps]), 0), fmt(mean([p["wall"] for p in ps]), 0), str(len(ps)),
             fmt(ratio, 2)]) + " |")
     return "\n".join(lines)

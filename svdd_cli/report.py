@@ -20,13 +20,10 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.headline import Figure, headline
 
 COLUMNS = ("run", "reward median", "top-10%", "held-out median", "log-lik median", "NFE / sample", "wall s")
-# naturalness figures shown when a run has them: (key in summary["naturalness"], column title)
-NATURAL = (("kmer3_r_hepg2", "3-mer r HepG2 (real)"), ("gc_median", "GC median (real p5..p95)"),
-           ("gc_percentile", "GC pct"), ("kmer3_distance", "3-mer dist (real)"),
-           ("kozak_purine_rate", "Kozak -3 AG (real)"), ("mfe_percentile", "MFE pct (real)"),
-           ("hamming_diversity", "diversity (real)"), ("frechet_distance", "FD (real)"))
+SHOWN = {"real": " (real)", "real_range": " (real p5..p95)"}  # a figure's column title: what its cells add
 DERIVED = ("sampler_domain",)  # configs/config.yaml picks it by the sampler and the domain: it tells no run apart
 DEFAULT_OF = {"model": "domain"}  # configs/config.yaml: model: ${domain}; a run on its domain's own model says none
 CHOICE_ORDER = ("domain", "reward", "model", "sampler")
@@ -198,33 +195,39 @@ def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def natural_columns(runs: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """The NATURAL figures at least one run has, and every extra evaluation column (evaluation_<name>)."""
+def natural_columns(runs: list[dict[str, Any]]) -> list[Figure]:
+    """Every extra evaluation column (evaluation_<name>), then the headline figures of the runs' domains (what
+    their summaries declare) that at least one run has."""
     extra = sorted({c for s in runs for c in s.get("evaluations", {}) if c != "evaluation_reward"})
-    figures = [(k, t) for k, t in NATURAL if any(s["naturalness"].get(k) is not None for s in runs)]
-    return [(c, f"{c.removeprefix('evaluation_')} median") for c in extra] + figures
+    figures: dict[str, Figure] = {}
+    for s in runs:
+        for figure in headline(s["naturalness"]):
+            if s["naturalness"].get(figure.key) is not None:
+                figures.setdefault(figure.key, figure)
+    return [Figure(c, f"{c.removeprefix('evaluation_')} median", "", None) for c in extra] + list(figures.values())
 
 
-def natural_cell(summary: dict[str, Any], key: str) -> str:
-    """'value (real)' of a naturalness figure, or the median of an extra evaluation column."""
-    if key.startswith("evaluation_"):
-        return fmt(summary.get("evaluations", {}).get(key, {}).get("median"))
+def natural_cell(summary: dict[str, Any], figure: Figure) -> str:
+    """'value (real)' of a naturalness figure (the real value its `real` entry holds: a median or a p5..p95 range),
+    or the median of an extra evaluation column."""
+    if figure.key.startswith("evaluation_"):
+        return fmt(summary.get("evaluations", {}).get(figure.key, {}).get("median"))
     n = summary["naturalness"]
-    if n.get(key) is None:
+    if n.get(figure.key) is None:
         return "-"
-    real = n.get("real_range", {}).get(key) if key == "gc_median" else n.get("real", {}).get(key)
-    shown = "" if real is None or key == "gc_percentile" else \
-        f" ({real[0]:.3g}..{real[1]:.3g})" if isinstance(real, list) else f" ({real:.3g})"  # gc: both bounds
-    return f"{n[key]:.3g}{shown}"
+    real = n.get(figure.real, {}).get(figure.key) if figure.real else None
+    shown = "" if real is None else \
+        f" ({real[0]:.3g}..{real[1]:.3g})" if isinstance(real, list) else f" ({real:.3g})"
+    return f"{n[figure.key]:.3g}{shown}"
 
 
-def row(run: Labelled, natural: list[tuple[str, str]]) -> list[str]:
+def row(run: Labelled, natural: list[Figure]) -> list[str]:
     summary = run.summary
     r, e = summary["reward"], summary["evaluation_reward"]
     ll = summary["naturalness"]["log_likelihood"]
     return [run.label, fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
             f"{summary['nfe_per_sample']:.0f}", f"{summary['wall_s']:.0f}",
-            *(natural_cell(summary, k) for k, _ in natural)]
+            *(natural_cell(summary, f) for f in natural)]
 
 
 def rewards(folder: Path) -> list[float]:
@@ -335,7 +338,7 @@ def report(dirs: list[Path], out: Path) -> Path:
     """Write report.md, reward_distributions.png and reward_vs_nfe.png into `out`; print a rich table."""
     runs, shared = labelled(load_runs(dirs))
     natural = natural_columns([r.summary for r in runs])
-    columns = (*COLUMNS, *(t for _, t in natural))
+    columns = (*COLUMNS, *(f.column + SHOWN.get(f.real, "") for f in natural))
     rows = [row(r, natural) for r in runs]
     warned = [(r.label, w) for r in runs for w in r.summary.get("warnings", [])]
     title = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f" of {shared}" if shared else "")

@@ -72,3 +72,22 @@ def test_science_is_a_leaf_that_rewards_and_naturalness_stand_on_instead_of_doma
                   if n.startswith(("svdd_cli.rewards", "svdd_cli.naturalness"))
                   for t in imports(p) if t.startswith("svdd_cli.domains")]
     assert len(science) >= 5 and leaf == [] and on_domains == []
+
+
+def test_a_domains_figures_are_named_only_in_its_own_package():
+    """A new domain is its package plus its configs: every domain package declares the figures its runs lead with
+    (naturalness.headline.Figure), and what reads runs (the modules and scripts that read summary.json: svdd report,
+    merge, frontier, tradeoff, ...) learns them and their real values from the run's summary, naming none itself."""
+    packages = [p for p in (PACKAGE / "domains").iterdir() if (p / "__init__.py").is_file()]
+    declared: dict[str, str] = {}  # figure key -> the domain package that declares it
+    for package in packages:
+        for node in (n for path in package.glob("*.py") for n in ast.walk(ast.parse(path.read_text()))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Figure":
+                declared[node.args[0].value] = package.name
+    readers = [p for p in [*modules().values(), *(PACKAGE.parent / "scripts").glob("*.py")]
+               if "summary.json" in p.read_text() and PACKAGE / "domains" not in p.parents]
+    named = [f"{p.relative_to(PACKAGE.parent)} names {node.value!r} ({declared[node.value]})" for p in readers
+             for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in declared]
+    assert len(packages) >= 5 and set(declared.values()) == {p.name for p in packages}
+    assert len(readers) >= 5 and named == []

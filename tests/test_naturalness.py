@@ -100,6 +100,7 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     assert -1 <= natural["kmer3_r_hepg2"] <= 1 and 0.8 < natural["real"]["kmer3_r_hepg2"] < 0.95  # n=8
     assert natural["real_range"]["gc_median"] == [0.355, 0.615] and "gc_p5" not in natural["real"]
     assert {"motif_HNF4A_per_kb", "motif_CTCF_per_kb", "hamming_diversity", "distinct6_frac"} <= set(natural)
+    assert {f[0] for f in natural["headline"]} <= set(natural)  # what the report and trade-off plots lead with
     assert set(summary["evaluations"]) == {"evaluation_kmer"}  # evaluation_reward has its own entry
     assert summary["evaluation_reward"]["median"] is not None
     assert summary["real_quantiles"]["evaluation_kmer"]["checkpoint"] == "dna_kmer_oracle"
@@ -114,6 +115,25 @@ def test_a_shrunk_dna_run_carries_the_block_and_the_warnings(tmp_path):
     table = (tmp_path / "report" / "report.md").read_text()
     assert "3-mer r HepG2 (real)" in table and "kmer median" in table and "GC median (real p5..p95)" in table
     assert table.count("(0.355..0.615)") == 2  # both runs show their GC against real HepG2 sites' p5..p95
+
+
+def test_report_columns_are_the_figures_each_runs_summary_declares():
+    from svdd_cli.domains.dna.naturalness import HEADLINE as DNA
+    from svdd_cli.domains.protein.domain import HEADLINE as PROTEIN
+    from svdd_cli.report import natural_cell, natural_columns
+
+    dna = {"naturalness": {"kmer3_r_hepg2": 0.9, "gc_percentile": 63.0, "gc_median": 0.5, "headline": DNA,
+                           "real": {"kmer3_r_hepg2": 0.95, "gc_percentile": 50.0},
+                           "real_range": {"gc_median": [0.355, 0.615]}}}
+    protein = {"evaluations": {"evaluation_esm": {"median": 2.0}},
+               "naturalness": {"composition_distance_to_heldout": 0.05, "headline": json.loads(json.dumps(PROTEIN)),
+                               "real": {"composition_distance_to_heldout": 0.04}}}  # as read back from summary.json
+    earlier = {"naturalness": {"kmer3_r_hepg2": 0.8}}  # written before domains declared figures: none shown
+    columns = natural_columns([dna, protein, earlier])
+    assert [f.key for f in columns] == ["evaluation_esm", "kmer3_r_hepg2", "gc_percentile", "gc_median",
+                                        "composition_distance_to_heldout"]  # no run has diversity or identity
+    assert [natural_cell(dna, f) for f in columns[1:]] == ["0.9 (0.95)", "63", "0.5 (0.355..0.615)", "-"]
+    assert [natural_cell(protein, f) for f in columns] == ["2.000", "-", "-", "-", "0.05 (0.04)"]
 
 
 def test_an_ancestral_run_says_the_prior_itself_leaves_the_real_range(tmp_path):

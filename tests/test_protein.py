@@ -123,6 +123,7 @@ def test_the_shipped_prior_runs_with_naturalness_against_heldout_proteins(tmp_pa
     naturalness = json.loads((tmp_path / "summary.json").read_text())["naturalness"]
     assert 0 <= naturalness["composition_distance_to_heldout"] < 0.2 and naturalness["heldout_gravy_mean"] < 0
     assert naturalness["log_likelihood"]["median"] < 0 and 0 < naturalness["mean_pairwise_identity"] < 0.5
+    assert len(naturalness["headline"]) == 2 and {f[0] for f in naturalness["headline"]} <= set(naturalness)
 
 
 def test_proteins_are_compared_with_real_heldout_sets_of_their_size():

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from svdd_cli.domains.dna.naturalness import HEADLINE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,7 +38,7 @@ def test_compare_samplers_table_shows_headline_naturalness_and_extrapolating_ora
     summary = {"choices": {"sampler": "svdd", "domain": "dna"}, "reward": stats, "evaluation_reward": stats,
                "evaluations": {"evaluation_kmer": {"median": 1.0}}, "nfe_per_sample": 266, "wall_s": 39,
                "naturalness": {"log_likelihood": {"median": -264.5}, "kmer3_r_hepg2": 0.943, "gc_percentile": 63.4,
-                               "hamming_diversity": 0.75, "gc_mean": 0.488},
+                               "hamming_diversity": 0.75, "gc_mean": 0.488, "headline": [list(f) for f in HEADLINE]},
                "real_quantiles": {"reward": {"p99": 4.78}, "evaluation_reward": {"p99": 6.5},
                                   "evaluation_kmer": {"p99": 5.46}}}
     header, _, row = compare.table([summary]).splitlines()

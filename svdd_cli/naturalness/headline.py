@@ -1,27 +1,24 @@
-"""The two naturalness figures each domain's tables and trade-off plots lead with (scripts/frontier.py,
-scripts/tradeoff.py): a key of summary.json's naturalness block, a column title and an axis title."""
+"""The naturalness figures a domain's tables and plots lead with. Each domain declares its own (a tuple of Figure)
+and puts them into its summary.json naturalness block as "headline"; `svdd report`, scripts/frontier.py,
+scripts/compare_samplers.py and scripts/tradeoff.py read them from there and name no domain's figures."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Figure(NamedTuple):
+    """A figure a domain leads with: its key in summary.json's naturalness block, a column title, an axis title, and
+    the entry of that block whose value for the key a table shows beside it ("real": real subsets' median at the
+    run's size, "real_range": the real data's [p5, p95], None: nothing). The first two are the axes of the
+    domain's trade-off plot."""
+
     key: str
     column: str
     axis: str
+    real: str | None = "real"
 
 
-HEADLINE: dict[str, tuple[Figure, Figure]] = {
-    "dna": (Figure("kmer3_r_hepg2", "3-mer r", "3-mer Pearson r to real HepG2 test sites"),
-            Figure("gc_percentile", "GC pct", "median GC: percentile among real HepG2 sites")),
-    "rna": (Figure("kmer3_distance", "3-mer dist", "3-mer distance to real test UTRs (lower = more natural)"),
-            Figure("mfe_percentile", "MFE pct", "median MFE: percentile among real UTR windows")),
-    "molecule": (Figure("filters", "filters", "MOSES filter pass rate (real test: 1.00)"),
-                 Figure("ring7_fraction", "ring>=7", "fraction with a ring of >= 7 atoms (real test: 0.022)")),
-    "protein": (Figure("composition_distance_to_heldout", "composition dist",
-                       "amino-acid composition distance to held-out proteins (lower = more natural)"),
-                Figure("mean_pairwise_identity", "identity", "mean pairwise identity (lower = more diverse)")),
-    "image": (Figure("frechet_distance", "FD", "Frechet distance to the test set (lower = more natural)"),
-              Figure("classifier_confidence_mean", "confidence", "mean classifier confidence (real test: ~0.9)")),
-}
+def headline(naturalness: dict[str, Any]) -> list[Figure]:
+    """The figures a summary's naturalness block leads with; none where its domain declares none."""
+    return [Figure(*figure) for figure in naturalness.get("headline", [])]

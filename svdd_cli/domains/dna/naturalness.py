@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from svdd_cli.naturalness.headline import Figure
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
 from svdd_cli.science import sequence as seq
@@ -18,6 +19,11 @@ CONTROL_TFS = {"CTCF": "MA0139.2", "SP1": "MA0079.5"}  # ubiquitous, GC-rich
 # figure -> the side of the real range a natural design set must not cross
 RANGED = {"kmer3_r_hepg2": "low", "kmer3_r_other": "low", "homopolymer6_frac": "high", "low_complexity_frac": "high",
           "hamming_diversity": "low", "distinct6_frac": "low"}
+# what tables and the trade-off plot lead with (naturalness.headline)
+HEADLINE = (Figure("kmer3_r_hepg2", "3-mer r HepG2", "3-mer Pearson r to real HepG2 test sites"),
+            Figure("gc_percentile", "GC pct", "median GC: percentile among real HepG2 sites", None),
+            Figure("gc_median", "GC median", "median GC content", "real_range"),  # single real sites' p5..p95
+            Figure("hamming_diversity", "diversity", "mean pairwise Hamming distance / length"))
 
 
 def dna_figures(seqs: list[str], spectra: dict[str, np.ndarray], scanner: MotifScanner) -> dict[str, float]:
@@ -35,7 +41,7 @@ def dna_figures(seqs: list[str], spectra: dict[str, np.ndarray], scanner: MotifS
 
 
 class DnaNaturalness:
-    """The naturalness block of a DNA run, from a reference file of real HepG2 test sequences."""
+    """The naturalness block of a DNA run, from a reference file of real HepG2 test sequences, with its HEADLINE."""
 
     def __init__(self, reference: str | Path, oracles: dict[str, str | Path] | None = None) -> None:
         """reference: scripts/reference_stats.py's file; oracles: samples.csv column -> its oracle's
@@ -55,4 +61,4 @@ class DnaNaturalness:
         out["gc_percentile"] = round(seq.percentile(out["gc_median"], gc), 1)
         out["real"]["gc_percentile"] = 50.0  # of single real sites
         out["real_range"]["gc_median"] = [gc[5], gc[95]]  # of single real sites: the designs' median stays inside
-        return {**out, "oracles": self.oracles}
+        return {**out, "oracles": self.oracles, "headline": HEADLINE}

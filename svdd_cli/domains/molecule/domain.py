@@ -18,6 +18,7 @@ from rdkit.Chem import Descriptors, Draw
 from svdd_cli.core import DiffusionModel, MaskedKernel
 from svdd_cli.domains.molecule.tokens import PAD
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.headline import Figure
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.outputs import GrowingFile
 from svdd_cli.science import moses
@@ -27,6 +28,9 @@ PROPERTIES = ("qed", "sa", "logp")  # chem.mol_properties, a column each
 # figures compared with real MOSES test subsets of the run's size, and the side a natural set must not cross
 RANGED = {"filters": "low", "ring7_fraction": "high", "aromatic_ring_fraction": "low", "weight_mean": "both",
           "sa_mean": "high", "internal_diversity": "low"}
+# what tables and the trade-off plot lead with (naturalness.headline)
+HEADLINE = (Figure("filters", "filters", "MOSES filter pass rate (real test: 1.00)"),
+            Figure("ring7_fraction", "ring>=7", "fraction with a ring of >= 7 atoms (real test: 0.022)"))
 
 
 def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
@@ -111,9 +115,9 @@ class MoleculeDomain:
             image.save(folder / "top_molecules.png.tmp", format="PNG")
             (folder / "top_molecules.png.tmp").replace(folder / "top_molecules.png")
 
-    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """validity, uniqueness (of valid), novelty (unique valid not in the training set), internal diversity
-        (MOSES's IntDiv1, moses.internal_diversity), mean qed / SA / logP of valid samples."""
+        (MOSES's IntDiv1, moses.internal_diversity), mean qed / SA / logP of valid samples; the HEADLINE."""
         if not rows:
             return {}
         valid = [r["smiles"] for r in rows if r["valid"]]
@@ -131,7 +135,7 @@ class MoleculeDomain:
             out |= self.moses(valid, molecules, fps)
         if self.subsets is not None and valid:  # real MOSES test subsets of the run's size: "real", "real_range"
             out |= real_fields({k: out[k] for k in RANGED if k in out}, self.subsets, len(valid), RANGED)
-        return out
+        return {**out, "headline": HEADLINE}
 
     def moses(self, valid: list[str], molecules: list[Chem.Mol], fps: list[Any]) -> dict[str, float]:
         """MOSES metrics of the valid SMILES, their molecules and fingerprints against the shipped MOSES test reference

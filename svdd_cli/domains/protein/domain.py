@@ -19,6 +19,7 @@ from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from svdd_cli.core import DiffusionModel
 from svdd_cli.domains.sequence import SequenceDomain
 from svdd_cli.errors import UserError
+from svdd_cli.naturalness.headline import Figure
 from svdd_cli.naturalness.reference import load_reference, real_fields
 from svdd_cli.science.protein import AMINO_ACIDS, is_protein
 from svdd_cli.science.sequence import hamming_diversity, total_variation
@@ -26,6 +27,10 @@ from svdd_cli.science.sequence import hamming_diversity, total_variation
 IDENTITY_SAMPLES = 200  # mean pairwise identity over at most this many samples (pairs grow quadratically)
 # compared with real held-out sets of the run's size (reference_stats.json beside the reference); higher = less natural
 RANGED = {"composition_distance_to_heldout": "high", "mean_pairwise_identity": "high"}
+# what tables and the trade-off plot lead with (naturalness.headline)
+HEADLINE = (Figure("composition_distance_to_heldout", "composition dist",
+                   "amino-acid composition distance to held-out proteins (lower = more natural)"),
+            Figure("mean_pairwise_identity", "identity", "mean pairwise identity (lower = more diverse)"))
 
 
 def properties(seq: str) -> dict[str, float]:
@@ -73,8 +78,9 @@ class ProteinDomain:
     def write_native(self, folder: Path, rows: list[dict[str, Any]]) -> None:
         self.sequence.write_native(folder, rows)
 
-    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, float]:
-        """Means of the ProtParam columns, composition distance to the reference, mean pairwise identity."""
+    def metrics(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Means of the ProtParam columns, composition distance to the reference, mean pairwise identity; the
+        HEADLINE."""
         if not rows:
             return {}
         seqs = [r["sequence"] for r in rows]
@@ -86,7 +92,7 @@ class ProteinDomain:
                         ("gravy_mean", "instability_mean", "charge_ph7_mean", "mean_pairwise_identity")})
         if self.subsets is not None and "composition_distance_to_heldout" in out:  # real held-out sets of this size
             out |= real_fields({k: out[k] for k in RANGED}, self.subsets, len(seqs), RANGED)
-        return out
+        return {**out, "headline": HEADLINE}
 
 
 def _finite_mean(values: list[float]) -> float:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from svdd_cli.naturalness.headline import Figure
 from svdd_cli.naturalness.reference import compare, load_reference
 from svdd_cli.naturalness.warnings import load_quantiles
 from svdd_cli.science import sequence as seq
@@ -16,6 +17,11 @@ from svdd_cli.science import sequence as seq
 # figure -> the side of the real range a natural design set must not cross
 RANGED = {"kmer3_distance": "high", "gc_mean": "both", "uaug_rate": "both", "kozak_purine_rate": "both",
           "mfe_percentile": "both", "hamming_diversity": "low", "distinct6_frac": "low"}
+# what tables and the trade-off plot lead with (naturalness.headline)
+HEADLINE = (Figure("kmer3_distance", "3-mer dist", "3-mer distance to real test UTRs (lower = more natural)"),
+            Figure("mfe_percentile", "MFE pct", "median MFE: percentile among real UTR windows"),
+            Figure("kozak_purine_rate", "Kozak -3 AG", "fraction with a purine 3 nt before the start codon"),
+            Figure("hamming_diversity", "diversity", "mean pairwise Hamming distance / length"))
 
 
 def rna_figures(seqs: list[str], mfes: list[float], spectrum: np.ndarray,
@@ -35,7 +41,7 @@ def rna_figures(seqs: list[str], mfes: list[float], spectrum: np.ndarray,
 
 
 class RnaNaturalness:
-    """The naturalness block of an RNA run, from a reference file of real test 5'UTR windows."""
+    """The naturalness block of an RNA run, from a reference file of real test 5'UTR windows, with its HEADLINE."""
 
     def __init__(self, reference: str | Path, oracles: dict[str, str | Path] | None = None) -> None:
         """reference: scripts/reference_stats.py's file; oracles: samples.csv column -> its oracle's
@@ -52,4 +58,4 @@ class RnaNaturalness:
                               self.reference["mfe_percentiles"])
         out = compare(figures, self.reference["subsets"], len(rows), RANGED)
         out["real"]["mfe_min"] = self.reference["mfe_percentiles"][0]
-        return {**out, "oracles": self.oracles}
+        return {**out, "oracles": self.oracles, "headline": HEADLINE}
