@@ -9,8 +9,9 @@ import torch
 
 from svdd_cli import plots
 from svdd_cli.compose import compose_config
-from svdd_cli.domains.image import image_grid, to_pil
+from svdd_cli.domains.image.domain import image_grid
 from svdd_cli.run import run
+from svdd_cli.science.images import to_pil
 from svdd_cli.summary import histogram_labels
 
 TINY = ["sampler=ancestral", "model.num_steps=3", "num_samples=4", "batch_size=4", "reference_samples=4",
