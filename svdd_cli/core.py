@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from svdd_cli.errors import ModelFailed, OracleError, RewardFailed
+from svdd_cli.errors import ModelFailed, OracleError, RewardFailed, UserError
 from svdd_cli.settings import PRECISIONS
 
 log = logging.getLogger("svdd")
@@ -74,6 +74,10 @@ class DiffusionModel(Protocol):
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         """log p_pre(x_s | x_t): (B,)."""
+
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        """x_t ~ q(x_t | x0), the forward process from clean samples (B, ...) to time t (diffusers' add_noise);
+        no network call."""
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         """One draw of a clean sample from the denoiser at x_t (pred.x0 when it is deterministic)."""
@@ -131,6 +135,9 @@ class Domain(Protocol):
 
 Trace = Callable[[dict[str, Any]], None]  # receives one record per sampling step
 
+# x_t (B, ...) at time t -> (its prediction, the guiding value (B,), the direction (B, ...) a guided step takes)
+Direction = Callable[[Tensor, float], tuple[Prediction, Tensor, Tensor]]
+
 
 class Sampler(Protocol):
     """An inference-time algorithm: draws n finished samples of `model` steered by `reward`."""
@@ -155,9 +162,32 @@ class MaskedKernel(Protocol):
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         """log p(x_s = v | x_t) for every position and token v, mask last: (B, L, V+1)."""
 
-    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
-        """x_s drawn with delta (B, L, V) added to the logits of unmasking each masked position to each token
-        (staying masked and unmasked positions unchanged): (B, L)."""
+
+@runtime_checkable
+class PositionNoise(Protocol):
+    """A model whose states are sequences of positions it can return to noise one by one (masked models: the mask
+    token), for samplers that choose which positions to re-draw (refine, ancestral's remask rounds)."""
+
+    def noise_positions(self, x0: Tensor, chosen: Tensor) -> Tensor:
+        """x0 (B, L) with the chosen positions (B, L) bool returned to noise: (B, L)."""
+
+    def position_log_probs(self, pred: Prediction, x0: Tensor) -> Tensor:
+        """log p_theta(x_0 = x0 | x_t) of each position's token x0 (B, L): the denoiser's confidence, (B, L)."""
+
+
+@runtime_checkable
+class Guided(Protocol):
+    """A model whose steps a direction can steer (dps, classifier_guidance): the guided proposal, and the direction
+    of a differentiable reward."""
+
+    def propose_guided(self, pred: Prediction, s: float, direction: Tensor, generator: torch.Generator) -> Tensor:
+        """x_s ~ p_pre(. | x_t) moved by `direction` (B, ...), as a Direction gives it: masked models add it
+        (B, L, V) to the logits of unmasking each masked position to each token; Gaussian models to x_s."""
+
+    def reward_direction(self, reward: Reward, sampler: str, network: DiffusionModel | None = None) -> Direction:
+        """The direction of a differentiable reward (ProbsReward for masked models, ImageReward for Gaussian ones),
+        one network evaluation per row; UserError naming the reward and `sampler` when it is not one. `network`:
+        the model whose network predicts (default this one; a counted wrapper passes itself, to count the calls)."""
 
 
 @runtime_checkable
@@ -195,6 +225,15 @@ class ImageReward(Protocol):
 
     def score_images(self, images: Tensor) -> Tensor:
         """images (B, C, H, W) in [0, 1] -> (B,), differentiable."""
+
+
+def check_differentiable(reward: Reward, capability: type, sampler: str) -> None:
+    """A UserError naming the reward when it lacks the differentiable `capability` (ProbsReward / ImageReward)."""
+    if not isinstance(reward, capability):
+        method, example = ("score_probs", "reward=enhancer") if capability is ProbsReward else \
+            ("score_images", "reward=classifier")
+        raise UserError(f"reward={reward_name(reward)} is not differentiable; {sampler} needs a reward with "
+                        f"{method}() (e.g. {example}, or use sampler=svdd)")
 
 
 @runtime_checkable
@@ -254,7 +293,8 @@ class Counters:
 class CountedModel:
     """A DiffusionModel that counts network evaluations and chunks predict() by max_batch rows;
     precision="bf16" runs the network under bfloat16 autocast (outputs stay float32).
-    counted_model() adds the inner model's capabilities (MaskedKernel, GradientModel, Encoder)."""
+    counted_model() adds the inner model's capabilities (MaskedKernel, GradientModel, Encoder, PositionNoise,
+    Guided)."""
 
     def __init__(self, model: DiffusionModel, counters: Counters, max_batch: int, precision: str = "fp32") -> None:
         if precision not in PRECISIONS:
@@ -277,6 +317,9 @@ class CountedModel:
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         return self.inner.log_prob(pred, x_s, s)
+
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        return self.inner.noise_to(x0, t, generator)
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return self.inner.sample_x0(pred, generator)
@@ -322,9 +365,6 @@ class CountedMaskedModel(CountedModel):
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         return self.inner.transition_log_probs(pred, s)
 
-    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
-        return self.inner.propose_shifted(pred, s, delta, generator)
-
 
 class CountedGradientModel(CountedModel):
     """A counted GradientModel: the differentiable forward counts as predict()."""
@@ -345,8 +385,17 @@ def counted_model(model: DiffusionModel, counters: Counters, max_batch: int,
         counted = CountedGradientModel(model, counters, max_batch, precision)
     else:
         counted = CountedModel(model, counters, max_batch, precision)
+    # capabilities are the inner model's own methods, which call no network; reward_direction's network calls go
+    # through the counted model
     if isinstance(model, Encoder):
-        counted.encode_samples = model.encode_samples  # type: ignore[attr-defined]  # no network call: not counted
+        counted.encode_samples = model.encode_samples  # type: ignore[attr-defined]
+    if isinstance(model, PositionNoise):
+        counted.noise_positions = model.noise_positions  # type: ignore[attr-defined]
+        counted.position_log_probs = model.position_log_probs  # type: ignore[attr-defined]
+    if isinstance(model, Guided):
+        counted.propose_guided = model.propose_guided  # type: ignore[attr-defined]
+        guide = functools.partial(model.reward_direction, network=counted)
+        counted.reward_direction = guide  # type: ignore[attr-defined]
     return counted
 
 

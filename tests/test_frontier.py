@@ -242,13 +242,11 @@ def tiny_image_model(steps: int = 10):
     return GaussianDiffusion(tiny_unet(), GaussianKernel(tiny_scheduler(), steps))
 
 
-def test_gaussian_renoise_draws_the_forward_marginal():
-    from svdd_cli.samplers.refine import renoise
-
+def test_gaussian_noise_to_draws_the_forward_marginal():
     model = tiny_image_model()
     t = model.timesteps()[6]
     x0 = torch.rand(1, 1, 8, 8).expand(4000, -1, -1, -1) * 2 - 1
-    x_t = renoise(model, x0, t, GEN().manual_seed(0))
+    x_t = model.noise_to(x0, t, GEN().manual_seed(0))
     a = model.kernel.abar(t)
     assert torch.allclose(x_t.mean(0), a ** 0.5 * x0[0], atol=0.08)  # std of a mean of 4000: ~0.016
     assert x_t.var(0).mean().item() == pytest.approx(1 - a, rel=0.05)

@@ -21,13 +21,14 @@ from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.errors import UserError
 from svdd_cli.models.gaussian import GaussianDiffusion, GaussianKernel
 from svdd_cli.models.latent import LatentDiffusion
+from svdd_cli.models.masked import vocab_order
 from svdd_cli.rewards.aesthetic import Aesthetic
 from svdd_cli.rewards.classifier import Classifier
 from svdd_cli.rewards.enhancer import Enhancer
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.classifier_guidance import ClassifierGuidance, value_direction
-from svdd_cli.samplers.dps import DPS, masked_direction
-from svdd_cli.samplers.guidance import guard, vocab_order
+from svdd_cli.samplers.dps import DPS
+from svdd_cli.samplers.guidance import guard
 from svdd_cli.value.network import ValueNetwork
 from tests.test_cli import svdd
 from tests.test_smc_family import ALPHABET, LENGTH, MODEL, WORDS, TableReward, frequencies, tv
@@ -100,10 +101,10 @@ def plain(x: Tensor, t: float, s: float) -> Tensor:
 
 
 def dps_step(scale: float) -> Step:
-    order = vocab_order(MODEL.vocab, REWARD.alphabet, "linear")
+    direction = MODEL.reward_direction(REWARD, "dps")
 
     def step(x: Tensor, t: float, s: float) -> Tensor:
-        pred, _, delta = masked_direction(MODEL, REWARD, order, x, t)
+        pred, _, delta = direction(x, t)
         return MODEL.shifted_log_probs(pred, s, scale * delta)
     return step
 

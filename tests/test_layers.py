@@ -1,5 +1,5 @@
-"""Layering: no import runs back up (base <- models, rewards, domains, value <- samplers <- app <- cli), and no
-capability is probed by name (hasattr/getattr) in samplers or the app."""
+"""Layering: no import runs back up (base <- models, rewards, domains, value <- samplers <- app <- cli), no
+capability is probed by name (hasattr/getattr) in samplers or the app, and no sampler names a model family."""
 
 from __future__ import annotations
 
@@ -91,3 +91,37 @@ def test_a_domains_figures_are_named_only_in_its_own_package():
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in declared]
     assert len(packages) >= 5 and set(declared.values()) == {p.name for p in packages}
     assert len(readers) >= 5 and named == []
+
+
+# What only one model family has: its classes and capabilities, its attributes, its schedulers and the rewards
+# only it can differentiate. A sampler asks the model (core.DiffusionModel.noise_to, core.Guided, core.PositionNoise).
+FAMILY_NAMES = {
+    "svdd_cli.models", "MaskedKernel", "MaskedDiffusion", "MaskedLMDenoiser", "GaussianDiffusion", "GaussianKernel",
+    "KernelDiffusion", "LatentDiffusion", "GradientModel", "CountedMaskedModel", "CountedGradientModel", "mask_id",
+    "vocab", "transition_log_probs", "shifted_log_probs", "predict_with_grad", "decode_images", "diffusers",
+    "DDPMScheduler", "DDIMScheduler", "ProbsReward", "ImageReward", "score_probs", "score_images",
+}
+
+
+def code_names(path: Path) -> set[str]:
+    """Every name, attribute and imported module or name the code of a file uses (docstrings and comments aside)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.Import):
+            found |= {".".join(a.name.split(".")[:k]) for a in node.names for k in (1, 2, 3)}
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            found |= {a.name for a in node.names} | {".".join(module.split(".")[:k]) for k in (1, 2, 3)}
+    return found
+
+
+def family_names(folder: Path) -> list[str]:
+    return [f"{p.name}: {name}" for p in sorted(folder.rglob("*.py")) for name in sorted(code_names(p) & FAMILY_NAMES)]
+
+
+def test_no_sampler_names_a_model_family():
+    assert family_names(PACKAGE / "samplers") == []

@@ -154,7 +154,7 @@ def test_random_order_guidance_picks_the_position_by_its_tilted_mass_then_the_to
     x_t = torch.full((40_000, LENGTH), model.mask_id)
     pred = model.predict(x_t, 1.0)
     delta = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, -1.0, 1.0]]).expand(len(x_t), -1, -1)
-    x_s = model.propose_shifted(pred, model.timesteps()[1], delta, torch.Generator().manual_seed(2))
+    x_s = model.propose_guided(pred, model.timesteps()[1], delta, torch.Generator().manual_seed(2))
     tilted = pred.output[0, :, :-1].exp() * delta[0].exp()  # (L, V): one of the 3 masked positions unmasks
     expected = tilted / tilted.sum()
     observed = torch.stack([torch.bincount(x_s[:, i], minlength=4)[:3].float() for i in range(LENGTH)]) / len(x_s)
@@ -284,6 +284,16 @@ def remask_law(dist: Tensor, count: int) -> Tensor:
             masked = [len(ALPHABET) if j in subset else v for j, v in enumerate(state)]
             out[STATES.tolist().index(masked)] += dist[i] / len(subsets)
     return out
+
+
+def test_noise_to_masks_round_t_l_uniformly_chosen_positions():
+    model = table_model(log_uniform(12, 4), "ACGT", num_steps=10)
+    x0 = torch.randint(0, 4, (4000, 12), generator=torch.Generator().manual_seed(0))
+    x_t = model.noise_to(x0, 0.3, torch.Generator().manual_seed(1))
+    masked = x_t == model.mask_id
+    assert (masked.sum(1) == round(0.3 * 12)).all() and torch.equal(x_t[~masked], x0[~masked])
+    torch.testing.assert_close(masked.float().mean(0), torch.full((12,), 4 / 12), atol=0.03, rtol=0)
+    assert torch.equal(model.noise_positions(x0, masked), x_t)
 
 
 @pytest.mark.parametrize("top_p", [1.0, 0.6])

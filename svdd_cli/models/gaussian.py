@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.checkpoint import load_pretrained, resolve_device, shipped
-from svdd_cli.core import Prediction
+from svdd_cli.core import Direction, GradientModel, ImageReward, Prediction, Reward, check_differentiable
 from svdd_cli.errors import UserError
 
 STATELESS = ("DDPMScheduler", "DDIMScheduler")
@@ -160,6 +160,13 @@ class GaussianKernel:
         z = torch.randn(mean.shape, generator=generator, device=generator.device, dtype=mean.dtype)
         return mean + sigma * z.to(mean.device)
 
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        """x_t ~ q(x_t | x0) (B, ...): a kernel step from the first time (abar ~ 0) whose x0-hat is x0 and eps-hat
+        fresh noise z, x_t = sqrt(abar_t) x0 + c z + sigma z', c^2 + sigma^2 = 1 - abar_t for DDPM / DDIM eta
+        kernels (SDEdit)."""
+        z = torch.randn(x0.shape, generator=generator, device=generator.device).to(x0.device)
+        return self.propose(Prediction(x_t=z, t=self.timesteps()[0], x0=x0, output=z), t, generator)
+
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         """log N(x_s; mean, sigma^2 I) summed over dimensions: (B,); 0 on the deterministic last step."""
         mean, sigma = self.mean_std(pred, s)
@@ -247,6 +254,29 @@ class KernelDiffusion:
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         return self.kernel.log_prob(pred, x_s, s)
+
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        return self.kernel.noise_to(x0, t, generator)
+
+    def propose_guided(self, pred: Prediction, s: float, direction: Tensor, generator: torch.Generator) -> Tensor:
+        """x_s ~ p_pre(. | x_t) plus direction (B, ...): the mean shifted (core.Guided)."""
+        return self.propose(pred, s, generator) + direction
+
+    def reward_direction(self, reward: Reward, sampler: str, network: GradientModel | None = None) -> Direction:
+        """grad_{x_t} r(decode(x0-hat(x_t))) of a differentiable image reward (core.Guided), backpropagated through
+        the denoiser's differentiable forward (predict_with_grad: one network evaluation per row) and decode."""
+        check_differentiable(reward, ImageReward, sampler)
+        model = network or self
+
+        def direction(x_t: Tensor, t: float) -> tuple[Prediction, Tensor, Tensor]:
+            x_in = x_t.detach().requires_grad_()
+            with torch.enable_grad():
+                pred = model.predict_with_grad(x_in, t)
+                r = reward.score_images(model.decode_images(pred.x0))
+                (g,) = torch.autograd.grad(r.sum(), x_in)
+            plain = Prediction(x_t=x_t, t=t, x0=pred.x0.detach(), output=pred.output.detach())
+            return plain, r.detach().float().cpu(), g
+        return direction
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return pred.x0

@@ -35,7 +35,7 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
-from svdd_cli.core import Prediction
+from svdd_cli.core import DiffusionModel, Direction, Prediction, ProbsReward, Reward, check_differentiable, reward_name
 from svdd_cli.errors import UserError
 
 
@@ -205,8 +205,44 @@ class MaskedDiffusion:
         shift = torch.nn.functional.pad(delta * masked, (0, 1))  # the mask column (staying masked) gets 0
         return self.transition_log_probs(pred, s) + shift
 
-    def propose_shifted(self, pred: Prediction, s: float, delta: Tensor, generator: torch.Generator) -> Tensor:
-        return self.draw(pred, self.shifted_log_probs(pred, s, delta), s, generator)
+    def propose_guided(self, pred: Prediction, s: float, direction: Tensor, generator: torch.Generator) -> Tensor:
+        """x_s (B, L) drawn with direction (B, L, V) added to the logits of unmasking each masked position to each
+        token (core.Guided): a logit shift of the kernel."""
+        return self.draw(pred, self.shifted_log_probs(pred, s, direction), s, generator)
+
+    def reward_direction(self, reward: Reward, sampler: str, network: DiffusionModel | None = None) -> Direction:
+        """The first-order guided transition of a differentiable reward r (core.Guided): r of the relaxed x0-hat p
+        (B, L, V) (the denoiser's probabilities at masked positions, one-hot at unmasked ones); unmasking position i
+        to token j changes p_i to e_j, so r changes by delta[i, j] = g[i, j] - sum_k p[i, k] g[i, k], g = dr/dp
+        (0 at unmasked positions). One network evaluation (no backpropagation through it) and one reward gradient
+        per row."""
+        check_differentiable(reward, ProbsReward, sampler)
+        order = vocab_order(self.vocab, reward.alphabet, reward_name(reward))
+        predict = (network or self).predict
+
+        def direction(x_t: Tensor, t: float) -> tuple[Prediction, Tensor, Tensor]:
+            pred = predict(x_t, t)
+            probs = pred.output[..., : self.mask_id].exp().requires_grad_()  # (B, L, V): one-hot where unmasked
+            with torch.enable_grad():
+                r = reward.score_probs(probs[..., order.to(probs.device)])
+                (g,) = torch.autograd.grad(r.sum(), probs)
+            delta = g - (g * probs.detach()).sum(-1, keepdim=True)
+            return pred, r.detach().float().cpu(), delta * (x_t == self.mask_id).unsqueeze(-1)
+        return direction
+
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        """x_t (B, L) from clean x0: round(t L) uniformly chosen positions of each row masked (the forward process
+        with its mask count fixed at t L, about its mean (1 - alpha_t) L)."""
+        keys = torch.rand(x0.shape, generator=generator, device=generator.device).to(x0.device)
+        return self.noise_positions(x0, keys.argsort(1).argsort(1) < round(t * x0.shape[1]))
+
+    def noise_positions(self, x0: Tensor, chosen: Tensor) -> Tensor:
+        """x0 (B, L) with the chosen positions (B, L) masked (core.PositionNoise)."""
+        return torch.where(chosen, self.mask_id, x0)
+
+    def position_log_probs(self, pred: Prediction, x0: Tensor) -> Tensor:
+        """log p_theta(x_0 = x0 | x_t) of each position's token x0 (B, L): (B, L) (core.PositionNoise)."""
+        return pred.output.gather(-1, x0.unsqueeze(-1)).squeeze(-1)
 
     def draw(self, pred: Prediction, logq: Tensor, s: float, generator: torch.Generator) -> Tensor:
         """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order,
@@ -318,3 +354,12 @@ def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
     """One categorical draw per position from log-probs (..., V) via the Gumbel-max trick."""
     u = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
     return (log_probs - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
+
+
+def vocab_order(vocab: Sequence[str], alphabet: str, reward: str) -> Tensor:
+    """Index (A,) into the model's vocabulary of each letter of the reward's alphabet (T and U as one letter):
+    probs (B, L, V)[..., index] lists the model's probabilities in the reward's letter order."""
+    tokens, letters = [v.replace("U", "T") for v in vocab], [a.replace("U", "T") for a in alphabet]
+    if sorted(tokens) != sorted(letters):
+        raise UserError(f"reward={reward} scores letters {alphabet}, but the model's vocabulary is {list(vocab)}")
+    return torch.tensor([tokens.index(a) for a in letters])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, MaskedKernel, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, PositionNoise, Reward, Sampler, Trace
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.budget import fixed
 from svdd_cli.samplers.steps import at_least, last_steps, rollout, round_steps
@@ -29,12 +29,12 @@ class Ancestral:
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        if self.rounds and not isinstance(model, MaskedKernel):
+        if self.rounds and not isinstance(model, PositionNoise):
             raise UserError("sampler.remask_rounds needs a masked (sequence) model; set sampler.remask_rounds=0")
         x = rollout(model, model.init(n, generator), generator, trace)
         sub = last_steps(model.timesteps(), self.fraction)  # t* down to 0
         for k in range(1, self.rounds + 1):
-            x = remask(x, model.mask_id, round(sub[0] * x.shape[1]), generator)
+            x = model.noise_to(x, sub[0], generator)  # round(t* L) positions re-masked
             x = rollout(model, x, generator, lambda record, k=k: trace({"round": k, **record}), sub)
         return x
 
@@ -45,9 +45,3 @@ class Ancestral:
         """Itself: one pass (and its rounds), whatever the budget above it."""
         return fixed(self, nfe_per_sample, steps)
 
-
-def remask(x: Tensor, mask_id: int, count: int, generator: torch.Generator) -> Tensor:
-    """x (B, L) with `count` uniformly chosen positions of each row set to mask_id."""
-    keys = torch.rand(x.shape, generator=generator, device=generator.device).to(x.device)
-    chosen = keys.argsort(1).argsort(1) < count
-    return torch.where(chosen, mask_id, x)

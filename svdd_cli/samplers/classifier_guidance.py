@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, Reward, Sampler, Trace
-from svdd_cli.errors import UserError
+from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fixed
 from svdd_cli.samplers.guidance import guided_sample
 from svdd_cli.value.network import ValueNetwork, load_value_network
@@ -37,10 +36,7 @@ class ClassifierGuidance:
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        if not isinstance(model, MaskedKernel):
-            raise UserError("classifier_guidance needs a masked model (its value networks read one-hot tokens); "
-                            "for Gaussian models use sampler=dps")
-        self.net.check_model(model)
+        self.net.check_guided_model(model)
         direction = lambda x, t: value_direction(model, self.net, x, t)  # noqa: E731
         return guided_sample(model, n, direction, self.scale, self.max_grad_norm, generator, trace)
 
@@ -55,9 +51,5 @@ class ClassifierGuidance:
 def value_direction(model: DiffusionModel, net: ValueNetwork, x_t: Tensor,
                     t: float) -> tuple[Prediction, Tensor, Tensor]:
     """Prediction at x_t (B, L), v(x_t, t) (B,) and delta (B, L, V) = dv/d onehot at each token minus at the mask."""
-    onehot = net.one_hot(x_t).requires_grad_()  # (B, L, V+1) on the network's device
-    with torch.enable_grad():
-        v = net(onehot, torch.full((len(x_t),), float(t), device=onehot.device))
-        (g,) = torch.autograd.grad(v.sum(), onehot)
-    g = g.to(x_t.device)
-    return model.predict(x_t, t), v.detach().float().cpu(), g[..., :-1] - g[..., -1:]
+    value, delta = net.unmasking_gradient(x_t, t)
+    return model.predict(x_t, t), value, delta

@@ -1,12 +1,10 @@
 """The loop shared by the gradient-guidance samplers dps and classifier_guidance (docs/algorithms.md items 9, 10).
 
-Differentiable rewards (the contract dps relies on) expose, next to __call__:
-    score_probs(probs (B, L, A)) -> (B,)         masked models: relaxed one-hot sequences over `reward.alphabet`
-    score_images(images (B, C, H, W)) -> (B,)    Gaussian models: images in [0, 1], as model.decode_images gives
-Each step t -> s gets a guidance direction at x_t from the sampler and applies it (times `scale`, rho):
+Each step t -> s gets a guidance direction at x_t from the sampler (core.Direction), clips it, and the model takes
+the guided step with it times `scale`, rho (core.Guided.propose_guided):
     masked models: first-order guided transition. For a masked position i unmasking to token j, the logit of
         that transition gets rho * delta[i, j], delta[i, j] ~ the change of the guiding function when x_s puts
-        j at i (staying masked: 0); unmasked positions are carried over as before.
+        j at i (staying masked and unmasked positions: 0); unmasked positions are carried over as before.
     Gaussian models: x_s = x_s^pre + rho * gradient at x_t (x_s^pre ~ p_pre(. | x_t)).
 Per-sample clipping of the direction's norm to max_grad_norm, and a NaN guard: a sample whose direction is not
 finite takes the plain pre-trained step (counted in the trace). scale = 0 draws exactly the ancestral samples.
@@ -14,19 +12,13 @@ finite takes the plain pre-trained step (counted in the trace). scale = 0 draws 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, MaskedKernel, Prediction, ProbsReward, Reward, Trace, reward_name
-from svdd_cli.errors import UserError
-
-# x_t (B, ...) at time t -> (its prediction, guiding value (B,), direction: delta (B, L, V) for masked models,
-# the gradient (B, ...) w.r.t. x_t for Gaussian ones)
-Direction = Callable[[Tensor, float], tuple[Prediction, Tensor, Tensor]]
+from svdd_cli.core import Direction, Guided, Trace
 
 
 class Guarded(NamedTuple):
@@ -49,39 +41,15 @@ def guard(direction: Tensor, max_norm: float | None) -> Guarded:
     return Guarded(clean, norm, ~bad & (factor.flatten() < 1), bad)
 
 
-def guided_sample(model: DiffusionModel, n: int, direction: Direction, scale: float, max_norm: float | None,
+def guided_sample(model: Guided, n: int, direction: Direction, scale: float, max_norm: float | None,
                   generator: torch.Generator, trace: Trace) -> Tensor:
     """Draw n samples x_T -> x_0, every step guided by direction(x_t, t); returns (n, ...)."""
-    masked = isinstance(model, MaskedKernel)
     x = model.init(n, generator)
     for step, (t, s) in enumerate(pairwise(model.timesteps())):
         pred, value, raw = direction(x, t)
-        if masked:
-            raw = raw * (x == model.mask_id).unsqueeze(-1)  # only masked positions move
         g = guard(raw, max_norm)
-        if masked:
-            x = model.propose_shifted(pred, s, scale * g.direction, generator)
-        else:
-            x = model.propose(pred, s, generator) + scale * g.direction
+        x = model.propose_guided(pred, s, scale * g.direction, generator)
         trace({"step": step, "t": t, "value_mean": value.nanmean().item(),
                "value_max": value.nan_to_num(-torch.inf).max().item(), "grad_norm": g.norm.nanmean().item(),
                "clipped": int(g.clipped.sum()), "nan_grads": int(g.bad.sum())})
     return x
-
-
-def check_differentiable(reward: Reward, capability: type, sampler: str) -> None:
-    """A UserError naming the reward when it lacks the differentiable `capability` (ProbsReward / ImageReward)."""
-    if not isinstance(reward, capability):
-        method, example = ("score_probs", "reward=enhancer") if capability is ProbsReward else \
-            ("score_images", "reward=classifier")
-        raise UserError(f"reward={reward_name(reward)} is not differentiable; {sampler} needs a reward with "
-                        f"{method}() (e.g. {example}, or use sampler=svdd)")
-
-
-def vocab_order(vocab: Sequence[str], alphabet: str, reward: str) -> Tensor:
-    """Index (A,) into the model's vocabulary of each letter of the reward's alphabet (T and U as one letter):
-    probs (B, L, V)[..., index] lists the model's probabilities in the reward's letter order."""
-    tokens, letters = [v.replace("U", "T") for v in vocab], [a.replace("U", "T") for a in alphabet]
-    if sorted(tokens) != sorted(letters):
-        raise UserError(f"reward={reward} scores letters {alphabet}, but the model's vocabulary is {list(vocab)}")
-    return torch.tensor([tokens.index(a) for a in letters])

@@ -3,13 +3,12 @@
 x^(0): a first pass of SVDD (svdd_steps.py, M candidates) or seeds read from `init` (seeds.py: FASTA,
 SMILES per line, PNG folder), cycled to the batch. Then for rounds k = 1..K:
   1. resample the population by exp(r(x) / alpha) (systematic; alpha = null keeps every lineage, for editing);
-  2. masked models: re-mask m = round(f L) positions of each sample, chosen uniformly, or lowest denoiser
-     confidence first (a probe masks 2m random positions, one prediction, and re-masks the m whose current
-     token has the lowest log p_theta(x_0 = token | probe)); with `max_edits` only max_edits - d positions
+  2. masked models (core.PositionNoise): re-mask m = round(f L) positions of each sample, chosen uniformly, or
+     lowest denoiser confidence first (a probe masks 2m random positions, one prediction, and re-masks the m whose
+     current token has the lowest log p_theta(x_0 = token | probe)); with `max_edits` only max_edits - d positions
      still equal to the sample's seed may be re-masked (d its Hamming distance to the seed), so d never
-     exceeds max_edits. Gaussian models (SDEdit): x_{t*} ~ q(x_{t*} | x_0) = N(sqrt(abar) x_0, (1 - abar) I),
-     drawn through the kernel as a step from t = 1 whose x0-hat is x_0 (exact for the DDPM posterior and DDIM
-     eta kernels, abar_1 ~ 0);
+     exceeds max_edits. Other models re-noise the whole sample, x_{t*} ~ q(x_{t*} | x_0) (model.noise_to;
+     Gaussian models: SDEdit, N(sqrt(abar) x_0, (1 - abar) I));
   3. denoise from the time t* = f (mask rate f) with SVDD steps to x_0 (unmasked positions never change).
 Cost per sample: first pass 1 + M (T - 1) (none with seeds), then per round 1 + M (k* - 1) for the k* = round(f T)
 steps below t* (+ 1 for the confidence probe). A budget sets M at the configured rounds, then the rounds grow
@@ -24,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Encoder, MaskedKernel, Prediction, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Encoder, PositionNoise, Prediction, Reward, Sampler, Trace
 from svdd_cli.errors import UserError
 from svdd_cli.samplers.budget import fit, fit_first, resized
 from svdd_cli.samplers.resampling import Resampling
@@ -70,10 +69,10 @@ class Refine:
 
     def sample(self, model: DiffusionModel, reward: Reward, n: int, generator: torch.Generator,
                trace: Trace) -> Tensor:
-        masked = isinstance(model, MaskedKernel)
-        if self.max_edits is not None and not masked:
+        positional = isinstance(model, PositionNoise)  # re-noises chosen positions; otherwise the whole sample
+        if self.max_edits is not None and not positional:
             raise UserError("sampler.max_edits bounds a Hamming distance: it needs a masked (sequence) model")
-        if self.lowest_confidence and not masked:
+        if self.lowest_confidence and not positional:
             raise UserError("sampler.lowest_confidence needs a masked model (Gaussian models re-noise all pixels)")
         times = list(model.timesteps())
         x, scored = self.first(model, reward, n, generator, lambda r: trace({"round": 0, **r}))
@@ -84,7 +83,7 @@ class Refine:
             if self.alpha is not None:
                 rows = self.population((r / self.alpha).view(1, -1), 0.0, generator).rows.to(x.device)
                 x, seed = x[rows], seed[rows]
-            x_t = self.remask(model, x, seed, sub[0], generator) if masked else renoise(model, x, sub[0], generator)
+            x_t = self.remask(model, x, seed, sub[0], generator) if positional else model.noise_to(x, sub[0], generator)
             pred = model.predict(x_t, sub[0])
             x, scored = self.steps.descend_scored(model, reward, x_t, pred, sub, generator,
                                                   lambda rec, k=k: trace({"round": k, **rec}))
@@ -102,15 +101,15 @@ class Refine:
         states = encode_seeds(model, self.seeds).to(model.device)
         return states[torch.arange(n, device=states.device) % len(states)], None
 
-    def remask(self, model: MaskedKernel, x: Tensor, seed: Tensor, t: float, generator: torch.Generator) -> Tensor:
-        """x (B, L) with round(f L) positions per row set to the mask (fewer when max_edits binds)."""
+    def remask(self, model: PositionNoise, x: Tensor, seed: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        """x (B, L) with round(f L) positions per row returned to noise (fewer when max_edits binds)."""
         b, length = x.shape
         m = max(1, round(self.fraction * length))
         score = torch.rand((b, length), generator=generator, device=generator.device).to(x.device)
         if self.lowest_confidence:  # probe 2m random positions; low confidence = re-masked first
             probe = score <= score.kthvalue(min(2 * m, length), 1, keepdim=True).values
-            pred: Prediction = model.predict(torch.where(probe, model.mask_id, x), t)
-            confidence = pred.output.gather(-1, x.unsqueeze(-1)).squeeze(-1)  # (B, L) log-probs of the tokens
+            pred: Prediction = model.predict(model.noise_positions(x, probe), t)
+            confidence = model.position_log_probs(pred, x)  # (B, L) log-probs of the tokens
             score = torch.where(probe, confidence, math.inf)
         order = score.argsort(1)  # positions by priority
         eligible = torch.ones_like(x, dtype=torch.bool)
@@ -121,13 +120,5 @@ class Refine:
         # unprobed positions (+inf) are never re-masked; a token of log-prob -inf is the least confident: first
         ranked = eligible & (eligible.cumsum(1) <= m) & (score.gather(1, order) < math.inf)
         chosen = torch.zeros_like(eligible).scatter(1, order, ranked)
-        return torch.where(chosen, model.mask_id, x)
+        return model.noise_positions(x, chosen)
 
-
-def renoise(model: DiffusionModel, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
-    """x_t ~ q(x_t | x0) for a Gaussian model: a kernel step from t = 1 (abar ~ 0) whose x0-hat is x0 and eps-hat
-    fresh noise z, x_t = sqrt(abar_t) x0 + c z + sigma z', c^2 + sigma^2 = 1 - abar_t for DDPM / DDIM eta kernels."""
-    times = list(model.timesteps())
-    z = torch.randn(x0.shape, generator=generator, device=generator.device).to(x0.device)
-    start_pred = Prediction(x_t=z, t=times[0], x0=x0, output=z)
-    return model.propose(start_pred, t, generator)

@@ -67,6 +67,25 @@ class ValueNetwork(nn.Module):
         times = torch.full((x_t.shape[0],), float(t), device=self.shift.device)
         return self(self.one_hot(x_t), times)
 
+    def unmasking_gradient(self, x_t: Tensor, t: float) -> tuple[Tensor, Tensor]:
+        """v(x_t, t) (B,) on the CPU and its first-order change delta (B, L, V) on x_t's device when each masked
+        position unmasks to each token: dv/d onehot at the token minus at the mask (0 at unmasked positions)."""
+        onehot = self.one_hot(x_t).requires_grad_()  # (B, L, V+1) on the network's device
+        with torch.enable_grad():
+            v = self(onehot, torch.full((len(x_t),), float(t), device=onehot.device))
+            (g,) = torch.autograd.grad(v.sum(), onehot)
+        g = g.to(x_t.device)
+        masked = x_t == len(self.vocab)
+        return v.detach().float().cpu(), (g[..., :-1] - g[..., -1:]) * masked.unsqueeze(-1)
+
+    def check_guided_model(self, model: Any) -> None:
+        """check_model for classifier guidance, which steers a masked model's transitions by this network's token
+        gradient: a UserError for any other model first."""
+        if not isinstance(model, MaskedKernel):
+            raise UserError("classifier_guidance needs a masked model (its value networks read one-hot tokens); "
+                            "for Gaussian models use sampler=dps")
+        self.check_model(model)
+
     def check_model(self, model: Any) -> None:
         """Raise UserError unless the model generates this network's vocabulary and length."""
         vocab, length = (model.vocab, model.length) if isinstance(model, MaskedKernel) else (None, None)
