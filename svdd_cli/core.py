@@ -85,8 +85,9 @@ class DiffusionModel(Protocol):
     def decode(self, x: Tensor) -> list[Any]:
         """Clean samples (B, ...) -> what rewards and files take (strings, images)."""
 
-    def log_likelihood(self, x0: Tensor, generator: torch.Generator) -> Tensor:
-        """Naturalness: a lower bound on log p_pre(x0) in nats, (B,)."""
+    def log_likelihood(self, x0: Tensor, generator: torch.Generator, draws: int = 8) -> Tensor:
+        """Naturalness: a lower bound on log p_pre(x0) in nats, (B,), Monte Carlo over `draws` noise levels (about
+        one network evaluation per draw per row)."""
 
 
 class Reward(Protocol):

@@ -4,8 +4,16 @@ capability is probed by name (hasattr/getattr) in samplers or the app, and no sa
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 from pathlib import Path
+
+import pytest
+
+from svdd_cli import core
+from svdd_cli.models.gaussian import GaussianDiffusion
+from svdd_cli.models.latent import LatentDiffusion
+from svdd_cli.models.masked import MaskedDiffusion
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svdd_cli"
 LAYERS = [  # lowest first; a module may import its own layer and the ones below
@@ -125,3 +133,28 @@ def family_names(folder: Path) -> list[str]:
 
 def test_no_sampler_names_a_model_family():
     assert family_names(PACKAGE / "samplers") == []
+
+
+MODEL_PROTOCOLS = [core.DiffusionModel, core.MaskedKernel, core.PositionNoise, core.Guided, core.GradientModel,
+                   core.Encoder]
+
+
+def protocol_methods(protocol: type) -> list[str]:
+    return [name for name, value in vars(protocol).items() if inspect.isfunction(value) and not name.startswith("_")]
+
+
+def parameters(function: object) -> list[tuple[str, object]]:
+    """(name, default) of each parameter after self."""
+    return [(p.name, p.default) for p in inspect.signature(function).parameters.values()][1:]
+
+
+@pytest.mark.parametrize("model", [MaskedDiffusion, GaussianDiffusion, LatentDiffusion, core.CountedModel])
+def test_models_take_the_parameters_their_protocols_declare(model):
+    """Every method of DiffusionModel, and of each capability whose methods the class has, takes the protocol's
+    parameters with its defaults (callers write to the protocol: log_likelihood(x0, generator, draws=...))."""
+    claimed = [p for p in MODEL_PROTOCOLS if p is core.DiffusionModel
+               or all(hasattr(model, name) for name in protocol_methods(p))]
+    drift = [f"{p.__name__}.{name}: {parameters(vars(p)[name])} vs {parameters(getattr(model, name))}"
+             for p in claimed for name in protocol_methods(p)
+             if parameters(vars(p)[name]) != parameters(getattr(model, name))]
+    assert drift == [] and (len(claimed) > 1 or model is core.CountedModel)
