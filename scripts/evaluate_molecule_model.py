@@ -31,7 +31,8 @@ from omegaconf import OmegaConf
 
 from svdd_cli.domains.molecule.domain import smiles_hashes
 from svdd_cli.domains.molecule.tokens import selfies_to_smiles
-from svdd_cli.models.masked import KERNELS, MaskedDiffusion
+from svdd_cli.models.kernels import KERNELS
+from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.science import moses
 from svdd_cli.training import use_bf16

@@ -37,7 +37,8 @@ import torch
 
 from svdd_cli.checkpoint import resolve_device, save_folder
 from svdd_cli.models.dit import DIT
-from svdd_cli.models.masked import FIXED_ORDERS, MaskedDiffusion
+from svdd_cli.models.kernels import FIXED_ORDERS
+from svdd_cli.models.masked import MaskedDiffusion
 from svdd_cli.training import (
     Sitting,
     compact_optimizer,

@@ -12,6 +12,7 @@ import pytest
 
 from svdd_cli import core
 from svdd_cli.models.gaussian import GaussianDiffusion
+from svdd_cli.models.kernels import KERNELS
 from svdd_cli.models.latent import LatentDiffusion
 from svdd_cli.models.masked import MaskedDiffusion
 
@@ -37,9 +38,17 @@ def modules() -> dict[str, Path]:
 NAMES = set(modules())
 
 
-def imports(path: Path) -> set[str]:
+def imports(path: Path, type_checking: bool = True) -> set[str]:
+    """The svdd_cli modules a file imports, at module level or in functions; `type_checking=False` leaves out those
+    under `if TYPE_CHECKING:` (annotations only, never imported at run time)."""
+    tree = ast.parse(path.read_text())
+    skipped = set() if type_checking else {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+                                           and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                                           for statement in node.body for inner in ast.walk(statement)}
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("svdd_cli"):
             found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in NAMES else node.module
                       for a in node.names}
@@ -158,3 +167,21 @@ def test_models_take_the_parameters_their_protocols_declare(model):
              for p in claimed for name in protocol_methods(p)
              if parameters(vars(p)[name]) != parameters(getattr(model, name))]
     assert drift == [] and (len(claimed) > 1 or model is core.CountedModel)
+
+
+def name_strings(path: Path) -> list[str]:
+    """The string constants of a file that name a masked kernel or a diffusers scheduler, but a kernel class's own
+    `name = "..."` and the default `kernel="mdlm"` of the functions that take a name to resolve."""
+    tree = ast.parse(path.read_text())
+    own = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+           and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["name"]}
+    own |= {id(default) for node in ast.walk(tree) if isinstance(node, ast.arguments)
+            for default in [*node.defaults, *node.kw_defaults]}
+    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and id(node) not in own
+            and isinstance(node.value, str) and (node.value in KERNELS or re.fullmatch(r"\w+Scheduler", node.value))]
+
+
+def test_kernels_and_schedulers_are_objects_not_names_the_models_compare():
+    """model.kernel=<name> is resolved once from kernels.KERNELS, a scheduler by its class (gaussian.STATELESS)."""
+    found = [f"{p.name}: {value}" for p in sorted((PACKAGE / "models").glob("*.py")) for value in name_strings(p)]
+    assert found == []

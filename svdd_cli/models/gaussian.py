@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import diffusers
 import torch
@@ -24,7 +24,6 @@ from svdd_cli.checkpoint import load_pretrained, resolve_device, shipped
 from svdd_cli.core import Direction, GradientModel, ImageReward, Prediction, Reward, check_differentiable
 from svdd_cli.errors import UserError
 
-STATELESS = ("DDPMScheduler", "DDIMScheduler")
 SMALL, LARGE = ("fixed_small", "fixed_small_log"), ("fixed_large", "fixed_large_log")
 SchedulerFactory = Callable[[Mapping[str, Any]], Any]  # scheduler config -> scheduler: DDIMScheduler.from_config
 
@@ -84,18 +83,60 @@ def load_part(loader: Callable[..., Any], path: str, subfolders: list[str | None
     raise errors[0]
 
 
+class SchedulerStep(Protocol):
+    """What a stateless diffusers scheduler fixes about the kernel's step."""
+
+    noisy_last_step: bool  # whether the step to the clean time 0 adds noise
+
+    def eta(self, eta: float) -> float:
+        """The kernel's eta for `model.eta`; UserError when the scheduler cannot take it."""
+
+    def clean_abar(self, config: Any, abars: Tensor) -> float:
+        """abar at the clean time 0, from the scheduler's config and its training chain's abars (T,)."""
+
+
+class DDPMStep:
+    """DDPMScheduler.step: the DDPM posterior (eta = 1), abar = 1 at the clean time, no noise on the last step."""
+
+    noisy_last_step = False
+
+    def eta(self, eta: float) -> float:
+        return 1.0
+
+    def clean_abar(self, config: Any, abars: Tensor) -> float:
+        return 1.0
+
+
+class DDIMStep:
+    """DDIMScheduler.step with noise, 0 < eta <= 1; the clean time's abar is 1 with set_alpha_to_one, else abar_0."""
+
+    noisy_last_step = True
+
+    def eta(self, eta: float) -> float:
+        if not 0 < eta <= 1:
+            raise UserError(f"model.eta={eta}: DDIM needs 0 < eta <= 1 (eta = 0 is deterministic: all M "
+                            "candidates would be equal)")
+        return eta
+
+    def clean_abar(self, config: Any, abars: Tensor) -> float:
+        return 1.0 if config.set_alpha_to_one else float(abars[0])
+
+
+# the stateless schedulers (a step depends on x_t alone, so M candidates can be drawn from one state) and their steps
+STATELESS: dict[type, SchedulerStep] = {diffusers.DDPMScheduler: DDPMStep(), diffusers.DDIMScheduler: DDIMStep()}
+
+
 class GaussianKernel:
     """The stateless DDPM / DDIM transition on the scheduler's timesteps, and its density."""
 
     def __init__(self, scheduler: Any, num_steps: int, eta: float = 1.0, clip_sample: bool | None = None) -> None:
         """`clip_sample`: clip x0-hat to the scheduler's range (None: as its config says; False for latents)."""
-        name, config = type(scheduler).__name__, scheduler.config
-        if name not in STATELESS:
-            raise UserError(f"{name} is not supported: svdd draws M candidates from one state, which needs a "
-                            f"stateless kernel ({' or '.join(STATELESS)} with eta > 0)")
-        if name == "DDIMScheduler" and not 0 < eta <= 1:
-            raise UserError(f"model.eta={eta}: DDIM needs 0 < eta <= 1 (eta = 0 is deterministic: all M "
-                            "candidates would be equal)")
+        config, step = scheduler.config, STATELESS.get(type(scheduler))
+        if step is None:
+            raise UserError(f"{type(scheduler).__name__} is not supported: svdd draws M candidates from one state, "
+                            "which needs a stateless kernel "
+                            f"({' or '.join(kind.__name__ for kind in STATELESS)} with eta > 0)")
+        self.eta = step.eta(eta)
         variance = config.get("variance_type", "fixed_small")
         if variance not in SMALL + LARGE:
             raise UserError(f"variance_type={variance} is not supported (fixed_small or fixed_large)")
@@ -108,9 +149,8 @@ class GaussianKernel:
         scheduler.set_timesteps(num_steps)
         self.steps = [int(k) for k in scheduler.timesteps]
         self.abars = scheduler.alphas_cumprod.double()
-        self.final = 1.0 if name == "DDPMScheduler" or config.set_alpha_to_one else float(self.abars[0])
-        self.eta = 1.0 if name == "DDPMScheduler" else eta
-        self.large, self.ddpm = variance in LARGE, name == "DDPMScheduler"
+        self.final = step.clean_abar(config, self.abars)
+        self.large, self.noisy_last_step = variance in LARGE, step.noisy_last_step
         clip = config.clip_sample if clip_sample is None else clip_sample
         self.clip = config.clip_sample_range if clip else None
         self.prediction_type = config.prediction_type
@@ -144,7 +184,7 @@ class GaussianKernel:
         a_t, a_s = self.abar(t), self.abar(s)
         b = (1 - a_s) / (1 - a_t) * (1 - a_t / a_s)
         sigma2 = (1 - a_t / a_s) if self.large else self.eta ** 2 * b
-        if self.ddpm and s == 0:
+        if s == 0 and not self.noisy_last_step:
             sigma2 = 0.0
         return math.sqrt(a_s), math.sqrt(max(1 - a_s - self.eta ** 2 * b, 0.0)), math.sqrt(sigma2)
 

@@ -6,15 +6,9 @@ never predicts the mask, and unmasked tokens are carried over unchanged. Reverse
 for a masked position (MDLM eq. 7):
     p(x_s = v) = (alpha_s - alpha_t) / (1 - alpha_t) * p_theta(x_0 = v | x_t),
     p(x_s = mask) = (1 - alpha_s) / (1 - alpha_t).
-Each masked position unmasks independently ("mdlm" kernel), so two positions unmasked in the same step are
-drawn without seeing each other. The "random_order" kernel unmasks a fixed number of uniformly chosen masked
-positions per step instead (m - round(m s / t) of the m masked ones: L / num_steps on the schedule); with
-num_steps = L it unmasks one token per network call, which for a denoiser that ignores the time is the
-continuous-time reverse process itself (no discretisation error, L NFE). The "confidence" kernel also unmasks one
-position per network call (num_steps = L), but chooses it with probability proportional to the probability of its
-most likely token (confident positions first, as MaskGIT decodes, but drawn, not argmax), then draws its token.
-"left_to_right" / "right_to_left" unmask one position per call in a fixed order: the first / last masked one (the
-denoiser's conditionals multiplied in one order, as an autoregressive model samples).
+Which masked positions a step unmasks is the kernel's choice (models/kernels.py, `model.kernel`): each on its own
+("mdlm", the law above), a scheduled number of uniformly chosen ones ("random_order"), or one per network call
+("confidence", "left_to_right", "right_to_left").
 `top_p` < 1 truncates the denoiser's distribution at each position to its nucleus (the smallest set of most likely
 tokens with mass >= top_p, renormalised; Holtzman et al. 2020, as ReMDM samples MDLM) before any kernel draws
 from it (confidence weighs positions by their nucleus's top token); the ELBO (log_likelihood) stays the network's own.
@@ -37,6 +31,7 @@ from torch import Tensor, nn
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
 from svdd_cli.core import DiffusionModel, Direction, Prediction, ProbsReward, Reward, check_differentiable, reward_name
 from svdd_cli.errors import UserError
+from svdd_cli.models.kernels import gumbel_argmax, unmasking_kernel
 
 
 class ConvDenoiser(nn.Module):
@@ -70,11 +65,6 @@ class SigmaConditioned(Protocol):
     time_conditioning: bool
 
 
-FIXED_ORDERS = ("left_to_right", "right_to_left")  # kernels that unmask the first / last masked position
-ONE_POSITION = ("confidence", *FIXED_ORDERS)  # kernels that choose one position per network call
-KERNELS = ("mdlm", "random_order", *ONE_POSITION)
-
-
 class MaskedDiffusion:
     """The masked diffusion kernel around a denoiser; implements core.DiffusionModel."""
 
@@ -84,20 +74,16 @@ class MaskedDiffusion:
                  tokenize: Callable[[Any, int], Sequence[str]] | None = None, kernel: str = "mdlm",
                  top_p: float = 1.0) -> None:
         """`tokenize(sample, length)`: detokenize's inverse, a sample -> exactly `length` tokens (ValueError when
-        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: "mdlm", "random_order"
-        or one of ONE_POSITION (num_steps = length); `top_p`: the nucleus, 1 = the full distribution (the module
-        docstring)."""
-        if kernel not in KERNELS:
-            raise UserError(f"model.kernel={kernel} must be one of {', '.join(KERNELS)}")
-        if kernel in ONE_POSITION and num_steps != length:
-            raise UserError(f"model.kernel={kernel} unmasks one position per network call: set model.num_steps="
-                            f"{length} (the model's length), not {num_steps}, or model.kernel=random_order")
+        it cannot); None: a sample is a string of one-letter tokens (DNA, RNA). `kernel`: the name of one of
+        kernels.KERNELS (those that unmask one position per call need num_steps = length); `top_p`: the nucleus,
+        1 = the full distribution (the module docstring)."""
+        self.mask_id = len(vocab)
+        self.kernel = unmasking_kernel(kernel, self.mask_id, self.alpha, num_steps, length)
         if not 0 < top_p <= 1:
             raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
-        self.kernel, self.top_p = kernel, top_p
+        self.top_p = top_p
         self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
         self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, detokenize, tokenize
-        self.mask_id = len(self.vocab)
         self._index = {token: i for i, token in enumerate(self.vocab)}
         self._table = np.array([*self.vocab, "?"], dtype=object)
         self.device = torch.device(device)
@@ -154,49 +140,13 @@ class MaskedDiffusion:
         x0 = torch.where(masked, log_probs.argmax(-1), x_t)
         return Prediction(x_t=x_t, t=t, x0=x0, output=log_probs)
 
-    def unmasking(self, x_t: Tensor, t: float, s: float) -> Tensor:
-        """How many of each row's masked positions unmask in the step t -> s: (B, L) -> (B,); not for mdlm.
-        ONE_POSITION: at most one before the last step (more masks than steps left: the last unmasks the rest)."""
-        m = (x_t == self.mask_id).sum(-1)
-        if s == 0:
-            return m
-        n = m - torch.round(m * (s / t)).long()
-        return n.clamp(max=1) if self.kernel in ONE_POSITION else n
-
     def transition_log_probs(self, pred: Prediction, s: float) -> Tensor:
         """log p(x_s = v | x_t) for every position and token v (mask last): (B, L, V+1); a position's marginal
-        (random_order, ONE_POSITION: its positions are not independent)."""
-        masked = pred.x_t == self.mask_id
-        if self.kernel == "mdlm":
-            a_t, a_s = self.alpha(pred.t), self.alpha(s)
-            unmask = torch.full((len(masked), 1), (a_s - a_t) / (1 - a_t), device=masked.device)
-        else:
-            m, n = masked.sum(-1, keepdim=True), self.unmasking(pred.x_t, pred.t, s).unsqueeze(-1)
-            if self.kernel == "random_order":
-                unmask = n / m.clamp_min(1)
-            else:  # ONE_POSITION: one position (B, L), or all of them at the last step
-                unmask = torch.where(n == m, 1.0, n * self.position_log_weights(pred).exp())
-        logq = pred.output + unmask.log().unsqueeze(-1)
-        logq[..., self.mask_id] = torch.log1p(-unmask)
-        return torch.where(masked.unsqueeze(-1), logq, pred.output)  # unmasked rows of output are one-hot: carried over
-
-    def position_log_weights(self, pred: Prediction) -> Tensor:
-        """ONE_POSITION: log-probability that each masked position is the one unmasked next: (B, L), -inf where
-        unmasked. confidence: proportional to the probability of its most likely token; left_to_right /
-        right_to_left: the first / last masked position."""
-        masked = pred.x_t == self.mask_id
-        if self.kernel == "confidence":
-            top = pred.output[..., :self.mask_id].amax(-1)
-            return top.masked_fill(~masked, -math.inf).log_softmax(-1)
-        if self.kernel == "left_to_right":
-            next_position = masked.int().argmax(-1)
-        else:
-            next_position = masked.shape[-1] - 1 - masked.flip(-1).int().argmax(-1)
-        chosen = torch.zeros_like(masked).scatter_(-1, next_position.unsqueeze(-1), True) & masked
-        return torch.zeros(masked.shape, device=masked.device).masked_fill(~chosen, -math.inf)
+        (the kernel's: positions are independent under mdlm only)."""
+        return self.kernel.transition_log_probs(pred, s)
 
     def propose(self, pred: Prediction, s: float, generator: torch.Generator) -> Tensor:
-        return self.draw(pred, self.transition_log_probs(pred, s), s, generator)
+        return self.kernel.draw(pred, self.transition_log_probs(pred, s), s, generator)
 
     def shifted_log_probs(self, pred: Prediction, s: float, delta: Tensor) -> Tensor:
         """Unnormalised log p(x_s | x_t) (B, L, V+1) with delta (B, L, V) added to the logits of unmasking each
@@ -208,7 +158,7 @@ class MaskedDiffusion:
     def propose_guided(self, pred: Prediction, s: float, direction: Tensor, generator: torch.Generator) -> Tensor:
         """x_s (B, L) drawn with direction (B, L, V) added to the logits of unmasking each masked position to each
         token (core.Guided): a logit shift of the kernel."""
-        return self.draw(pred, self.shifted_log_probs(pred, s, direction), s, generator)
+        return self.kernel.draw(pred, self.shifted_log_probs(pred, s, direction), s, generator)
 
     def reward_direction(self, reward: Reward, sampler: str, network: DiffusionModel | None = None) -> Direction:
         """The first-order guided transition of a differentiable reward r (core.Guided): r of the relaxed x0-hat p
@@ -244,36 +194,8 @@ class MaskedDiffusion:
         """log p_theta(x_0 = x0 | x_t) of each position's token x0 (B, L): (B, L) (core.PositionNoise)."""
         return pred.output.gather(-1, x0.unsqueeze(-1)).squeeze(-1)
 
-    def draw(self, pred: Prediction, logq: Tensor, s: float, generator: torch.Generator) -> Tensor:
-        """x_s from per-position log-weights logq (B, L, V+1). mdlm: each position on its own. random_order,
-        ONE_POSITION: unmasking(x_t) of the masked positions, chosen without replacement with weights sum_v
-        exp(logq[v]) (random_order: uniform unless guidance shifted logq; exact for one per step), each then drawn
-        from its token weights."""
-        if self.kernel == "mdlm":
-            return gumbel_argmax(logq, generator)
-        tokens = logq[..., :self.mask_id]
-        weight = tokens.logsumexp(-1).masked_fill(pred.x_t != self.mask_id, -math.inf)  # (B, L)
-        u = torch.rand(weight.shape, generator=generator, device=weight.device, dtype=torch.float64)
-        keys = weight.double() - torch.log(-torch.log(u.clamp_min(1e-300)))  # Gumbel top-k: without replacement
-        rank = keys.argsort(-1, descending=True).argsort(-1)
-        chosen = rank < self.unmasking(pred.x_t, pred.t, s).unsqueeze(-1)
-        return torch.where(chosen, gumbel_argmax(tokens, generator), pred.x_t)
-
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
-        if self.kernel == "mdlm":
-            return self.transition_log_probs(pred, s).gather(-1, x_s.unsqueeze(-1)).squeeze(-1).sum(-1)
-        masked = pred.x_t == self.mask_id
-        changed = x_s != pred.x_t
-        m, n = masked.sum(-1), self.unmasking(pred.x_t, pred.t, s)
-        drawn = pred.output.gather(-1, x_s.unsqueeze(-1)).squeeze(-1)  # (B, L) log p_theta of each token
-        if self.kernel in ONE_POSITION:  # the one changed position's weight (1 when all unmask)
-            chosen = torch.where(changed, self.position_log_weights(pred), 0.0).sum(-1)
-            positions = torch.where(n < m, chosen, 0.0)
-        else:  # a uniform subset: 1 / C(m, n)
-            positions = torch.lgamma(n + 1.0) + torch.lgamma(m - n + 1.0) - torch.lgamma(m + 1.0)
-        lp = torch.where(changed, drawn, 0.0).sum(-1) + positions
-        possible = (changed.sum(-1) == n) & ~(changed & (~masked | (x_s == self.mask_id))).any(-1)
-        return torch.where(possible, lp, -math.inf)
+        return self.kernel.log_prob(pred, x_s, s)
 
     def sample_x0(self, pred: Prediction, generator: torch.Generator) -> Tensor:
         return gumbel_argmax(pred.output, generator)
@@ -348,12 +270,6 @@ def nucleus(log_probs: Tensor, top_p: float) -> Tensor:
     mass_before = probs.cumsum(-1) - probs
     ranked = ranked.masked_fill(mass_before >= top_p, -math.inf)
     return torch.full_like(log_probs, -math.inf).scatter(-1, order, ranked).log_softmax(-1)
-
-
-def gumbel_argmax(log_probs: Tensor, generator: torch.Generator) -> Tensor:
-    """One categorical draw per position from log-probs (..., V) via the Gumbel-max trick."""
-    u = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
-    return (log_probs - torch.log(-torch.log(u.clamp_min(1e-20)))).argmax(-1)
 
 
 def vocab_order(vocab: Sequence[str], alphabet: str, reward: str) -> Tensor:
