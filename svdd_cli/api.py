@@ -22,12 +22,11 @@ import time
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import Tensor
 
 from svdd_cli.compose import compose_config, instantiate_part
 from svdd_cli.core import (
@@ -47,6 +46,7 @@ from svdd_cli.core import (
 )
 from svdd_cli.errors import UserError
 from svdd_cli.outputs import describe as describe_rewards
+from svdd_cli.result import Result
 from svdd_cli.settings import Settings
 
 if TYPE_CHECKING:
@@ -54,22 +54,6 @@ if TYPE_CHECKING:
     from svdd_cli.writer import RunWriter
 
 log = logging.getLogger("svdd")
-
-
-@dataclass
-class Result:
-    """What steer() drew: decoded samples with their rewards, and the compute spent."""
-
-    samples: list[Any]  # decoded samples (strings, SMILES, images (C, H, W) in [0, 1])
-    rewards: Tensor  # (n,) rewards of the samples
-    rows: list[dict[str, Any]]  # samples.csv rows (id, sample columns, reward, evaluation, log-likelihood)
-    counters: Counters  # nfe, reward_calls, wall_s, invalid_rewards of the sampling
-    summary: dict[str, Any] = field(default_factory=dict)  # summary.json's content
-    folder: Path | None = None  # the run folder, when out= was given
-
-    @property
-    def nfe(self) -> int:
-        return self.counters.nfe
 
 
 PLAIN_FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)

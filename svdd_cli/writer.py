@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from svdd_cli.core import Counters, Domain
 from svdd_cli.oracle_calls import OracleLedger
 from svdd_cli.outputs import RunFolder
+from svdd_cli.result import Result
 from svdd_cli.summary import make_plots, summarise
 
 if TYPE_CHECKING:
-    from svdd_cli.api import Result
     from svdd_cli.settings import Settings
 
 
@@ -110,8 +110,6 @@ class RunWriter:
 
     def result(self) -> Result:
         import torch
-
-        from svdd_cli.api import Result
 
         rewards = torch.tensor([r["reward"] for r in self.run.rows], dtype=torch.float32)
         return Result(self.samples, rewards, self.run.rows, self.counters, self.summary, self.kept_folder)

@@ -21,7 +21,7 @@ LAYERS = [  # lowest first; a module may import its own layer and the ones below
     ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs|oracle_calls)$"),
     ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness|science)(\..+)?$"),
     ("samplers", r"svdd_cli\.samplers(\..+)?$"),
-    ("app", r"svdd_cli\.(api|writer|run|train_value|training|summary|plots|report|merge)$"),
+    ("app", r"svdd_cli\.(api|result|writer|run|train_value|training|summary|plots|report|merge)$"),
     ("cli", r"svdd_cli(\.cli)?$"),
 ]
 
@@ -61,6 +61,27 @@ def test_no_import_runs_back_up():
     upward = [f"{name} ({LAYERS[layer(name)][0]}) imports {target} ({LAYERS[layer(target)][0]})"
               for name, path in modules().items() for target in imports(path) if layer(target) > layer(name)]
     assert upward == []
+
+
+def import_cycles() -> list[tuple[str, ...]]:
+    """Each set of svdd_cli modules that import each other (directly or through others) at run time, sorted."""
+    graph = {name: imports(path, type_checking=False) & NAMES - {name} for name, path in modules().items()}
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        return seen
+
+    reach = {name: reachable(name) for name in graph}
+    return sorted({tuple(sorted({name} | {other for other in reach[name] if name in reach[other]}))
+                   for name in graph if name in reach[name]})
+
+
+def test_no_two_modules_import_each_other():
+    assert import_cycles() == []
 
 
 def test_no_sampler_imports_another_sampler():
