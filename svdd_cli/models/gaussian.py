@@ -280,6 +280,9 @@ class KernelDiffusion:
     def init(self, n: int, generator: torch.Generator) -> Tensor:
         return torch.randn((n, *self.state_size), generator=generator, device=generator.device).to(self.device)
 
+    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
+        return self.kernel.noise_to(x0, t, generator)
+
     @torch.inference_mode()
     def predict(self, x_t: Tensor, t: float) -> Prediction:
         """One network call: eps and the Tweedie x0-hat (x_t - sqrt(1 - abar) eps) / sqrt(abar)."""
@@ -294,9 +297,6 @@ class KernelDiffusion:
 
     def log_prob(self, pred: Prediction, x_s: Tensor, s: float) -> Tensor:
         return self.kernel.log_prob(pred, x_s, s)
-
-    def noise_to(self, x0: Tensor, t: float, generator: torch.Generator) -> Tensor:
-        return self.kernel.noise_to(x0, t, generator)
 
     def propose_guided(self, pred: Prediction, s: float, direction: Tensor, generator: torch.Generator) -> Tensor:
         """x_s ~ p_pre(. | x_t) plus direction (B, ...): the mean shifted (core.Guided)."""
