@@ -43,7 +43,7 @@ def test_every_sampler_domain_file_sets_known_settings_of_a_sampler_in_a_domain(
     assert instantiate(special) is not None
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS)
+@pytest.mark.parametrize("experiment", [e for e in EXPERIMENTS if e != "pmo"])
 def test_every_experiment_pairs_a_domain_with_its_model_and_reward(compose_config, experiment):
     cfg = compose_config([f"+experiment={experiment}", "device=cpu"])
     domain_name, reward_name = experiment.split("_", 1)
@@ -53,6 +53,12 @@ def test_every_experiment_pairs_a_domain_with_its_model_and_reward(compose_confi
     reward = dict(cfg.reward)
     reward.pop("evaluation", None)
     assert domain_name in instantiate(reward).domains
+
+
+def test_the_pmo_experiment_is_a_molecule_task_under_pmo_s_budget(compose_config):
+    cfg = compose_config(["+experiment=pmo", "reward.task=qed", "device=cpu"])
+    assert cfg.domain.name == "molecule" and cfg.reward.task == "qed" and cfg.sampler._target_.endswith("Evolve")
+    assert cfg.oracle_budget == 10_000 and cfg.reference_samples == 0 and cfg.num_samples == cfg.batch_size == 100
 
 
 def test_default_is_the_main_job(compose_config):

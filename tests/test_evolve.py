@@ -1,0 +1,89 @@
+"""evolve (evolution around the prior): invariants on the enumerable table model — the oracle sees clean samples
+only, the population never gets worse, generations=0 is the best of the initial ancestral samples, and it stops
+when the oracle budget is spent."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from svdd_cli.core import Counters, counted_model, counted_reward
+from svdd_cli.oracle_calls import OracleLedger
+from svdd_cli.samplers.evolve import Evolve
+from svdd_cli.samplers.steps import rollout
+from tests.conftest import CountLetter, table_model
+
+STEPS = 4
+LOGITS = torch.log(torch.tensor([[0.5, 0.3, 0.2]] * 3))  # the enumerable model: 3 positions, 3 letters, 27 words
+MODEL = table_model(LOGITS, "ACG", num_steps=STEPS)
+
+
+class Recording(CountLetter):
+    """CountLetter('A') that keeps every batch it scored."""
+
+    def __init__(self) -> None:
+        super().__init__("A")
+        self.batches: list[list[str]] = []
+
+    def __call__(self, samples: list[str]):
+        self.batches.append(list(samples))
+        return super().__call__(samples)
+
+
+def run(sampler: Evolve, n: int = 4, seed: int = 0, reward=None, trace=None) -> torch.Tensor:
+    return sampler.sample(MODEL, reward or CountLetter("C"), n, torch.Generator().manual_seed(seed),
+                          trace or (lambda r: None))
+
+
+def test_the_oracle_sees_clean_samples_only():
+    reward = Recording()
+    run(Evolve(generations=5, crossover=0.5), reward=reward)
+    scored = [s for batch in reward.batches for s in batch]
+    assert len(reward.batches) == 6 and all(len(s) == 3 and set(s) <= set("ACG") for s in scored)
+
+
+def test_the_population_never_gets_worse():
+    records = []
+    run(Evolve(generations=8, remask_fraction=0.5, crossover=0.5), n=3, reward=CountLetter("G"),
+        trace=records.append)
+    kept = [r["kept_mean"] for r in records if r.get("step") == "population"]
+    assert len(kept) == 8 and all(a <= b + 1e-9 for a, b in zip(kept, kept[1:]))
+
+
+def test_no_generation_is_the_best_distinct_of_the_initial_samples():
+    n, initial = 3, 5
+    x = run(Evolve(generations=0, initial=initial), n=n, reward=CountLetter("G"))
+    generator = torch.Generator().manual_seed(0)  # the draws evolve makes first: x_T, then the rollout
+    pool = rollout(MODEL, MODEL.init(initial * n, generator), generator, lambda r: None)
+    words = set(MODEL.decode(pool))
+    best = sorted((w.count("G") for w in words), reverse=True)[:n]
+    assert sorted((w.count("G") for w in MODEL.decode(x)), reverse=True) == best
+
+
+def test_evolution_finds_the_best_word_the_prior_rarely_draws():
+    x = run(Evolve(generations=15, initial=2, remask_fraction=0.67), n=4, reward=CountLetter("G"))
+    assert "GGG" in MODEL.decode(x)  # the prior draws it with probability 0.008
+
+
+def test_it_costs_what_nfe_says_and_stops_when_the_oracle_budget_is_spent():
+    counters = Counters()
+    sampler = Evolve(generations=6, initial=2)
+    sampler.sample(counted_model(MODEL, counters, 64), CountLetter("C"), 4, torch.Generator().manual_seed(1),
+                   lambda r: None)
+    assert counters.nfe == 4 * sampler.nfe(STEPS)
+    reward = Recording()
+    ledger = OracleLedger(budget=10)
+    guide = counted_reward(reward, Counters(), -1.0, ledger=ledger)
+    records = []
+    sampler.sample(MODEL, guide, 4, torch.Generator().manual_seed(1), records.append)
+    generations = [r["generation"] for r in records if r.get("step") == "population"]
+    assert ledger.calls <= 10 and len(generations) < 6  # stopped once the 10 distinct calls were made
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"remask_fraction": 0}, "remask_fraction=0 must be in"), ({"crossover": 1.5}, "crossover=1.5"),
+    ({"kappa": 0}, "kappa=0 must be > 0"), ({"initial": 0}, "initial=0 must be >= 1"),
+])
+def test_bad_settings_are_refused_naming_the_value(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Evolve(**kwargs)
