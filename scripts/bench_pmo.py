@@ -59,7 +59,7 @@ def table(results: dict[str, list[dict]], budget: int, seeds: list[int], overrid
     first = next(iter(results.values()))[0]["naturalness"]
     natural = [(f.key, f.column) for f in headline(first)] + list(EXTRA)
     head = ["task", "svdd (AUC top-10)", *SHOWN, *(label for _, label in natural)]
-    lines = [f"# PMO offline: {len(results)} tasks, {len(seeds)} seed(s), {budget} distinct oracle calls", "",
+    lines = [f"# PMO offline: {len(results)} task(s), {len(seeds)} seed(s), {budget} distinct oracle calls", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     sums = {"svdd": 0.0, **{m: 0.0 for m in SHOWN}}
     for task, summaries in results.items():

@@ -64,7 +64,8 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
     evaluation = "" if parts.evaluation is None else \
         f", evaluation median {number(summary['evaluation_reward']['median'])}"  # only with a held-out oracle
     print(f"finished: {len(result.rows)} samples in {folder}; reward median {number(summary['reward']['median'])}"
-          f"{evaluation}; NFE/sample {summary['nfe_per_sample']:.0f}")
+          f"{evaluation}; NFE/sample {summary['nfe_per_sample']:.0f}; distinct oracle calls "
+          f"{summary.get('oracle_calls', {}).get('distinct', '-')}")
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
     for note in summary.get("notes", []):

@@ -298,8 +298,8 @@ def test_the_last_line_shows_an_evaluation_only_when_the_reward_has_one(tmp_path
     last = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("finished:"))
     number = r"-?\d[\d.e+-]*"
     held_out = f", evaluation median {number}" if evaluation else ""
-    assert re.fullmatch(f"finished: 2 samples in {tmp_path}; reward median {number}{held_out}; NFE/sample 3",
-                        last), last
+    assert re.fullmatch(f"finished: 2 samples in {tmp_path}; reward median {number}{held_out}; NFE/sample 3; "
+                        r"distinct oracle calls [12]", last), last  # ancestral: only the 2 final samples
 
 
 def test_progress_is_logged_from_the_first_step_to_the_plots(tmp_path, caplog):
