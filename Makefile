@@ -27,7 +27,7 @@ lint: install
 run: install
 	$(BIN)/svdd run domain=dna reward=enhancer
 
-results: install                                # the README's results table (a few minutes on 2 cores)
+results: install                                # docs/results.md's DNA table (a few minutes on 2 cores)
 	$(BIN)/python scripts/compare_samplers.py
 
 bench: install                                  # svdd vs ancestral wall-time ratio

@@ -1,4 +1,4 @@
-"""Compare samplers at equal compute with one sweep, and print the README's results table.
+"""Compare samplers at equal compute with one sweep, and print the results table of docs/results.md.
 
     python scripts/compare_samplers.py                       # DNA / enhancer, 64 samples, M = N = 10
     python scripts/compare_samplers.py --samplers ancestral,svdd reward=motifs num_samples=128
