@@ -46,11 +46,15 @@ class OracleLedger:
         self.budget, self.unscored, self.path, self.key = budget, unscored, path, key
         self.scores: dict[str, float] = {}  # key -> score, in call order (dicts keep insertion order)
         self.repeats = 0  # calls answered from the cache
-        self.refused = 0  # unseen samples not scored because the budget was spent
-        self.unpaid: set[str] = set()  # their keys
+        self.unpaid: set[str] = set()  # keys of unseen samples not scored because the budget was spent
         if path is not None and path.exists():  # a resumed run: its calls stay paid for
             with open(path, newline="") as f:
                 self.scores = {row["sample"]: float(row["score"]) for row in csv.DictReader(f)}
+
+    @property
+    def refused(self) -> int:
+        """Distinct samples the spent budget kept from the oracle."""
+        return len(self.unpaid)
 
     @property
     def calls(self) -> int:
@@ -78,19 +82,19 @@ class OracleLedger:
                 todo[k] = s
         self.repeats += len(keys) - len(todo)
         room = len(todo) if self.budget is None else max(0, min(len(todo), self.budget - self.calls))
-        asked = list(todo)[:room]
-        self.refused += len(todo) - room
-        self.unpaid.update(list(todo)[room:])
+        unseen = list(todo)
+        asked = unseen[:room]
+        self.unpaid.update(unseen[room:])
         if asked:
             values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu()  # may raise: nothing recorded
             if values.shape != (len(asked),):  # the caller's shape check names the reward: give it one row per
                 if values.ndim and len(values) == len(asked) == len(todo):  # sample where the rows line up
                     return values[[asked.index(k) for k in keys]]
                 return values
-            self._record(dict(zip(asked, values.tolist())), todo)
+            self._record(dict(zip(asked, values.tolist())))
         return torch.tensor([self.scores.get(k, self.unscored) for k in keys], dtype=torch.float32)
 
-    def _record(self, new: dict[str, float], samples: dict[str, Any]) -> None:
+    def _record(self, new: dict[str, float]) -> None:
         start = self.calls
         self.scores.update(new)
         if self.path is None:
