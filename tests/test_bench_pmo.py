@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,22 @@ def test_one_task_at_200_calls_rescored_by_pytdc_gives_the_summary_s_auc(tmp_pat
     buffer = {r["sample"]: (s, int(r["order"])) for r, s in zip(rows, rescored)}
     assert len(buffer) == 200  # each distinct molecule once
     assert summary["oracle_calls"]["auc_top10"] == pytest.approx(pmo_top_auc(buffer, 10, 200), abs=1e-3)
+
+
+def test_runs_go_two_at_a_time_into_the_record_and_are_not_drawn_again(tmp_path):
+    pytest.importorskip("tdc")
+    out, record = tmp_path / "pmo", tmp_path / "runs.csv"
+    command = [sys.executable, str(ROOT / "scripts" / "bench_pmo.py"), "--tasks", "qed", "--seeds", "0,1", "--budget",
+               "60", "--jobs", "2", "--record", str(record), "--out", str(out), "--", "num_samples=10",
+               "batch_size=10", "likelihood_draws=1", "sampler.initial=2"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    with open(record, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert sorted(r["seed"] for r in rows) == ["0", "1"] and {r["budget"] for r in rows} == {"60"}
+    assert all(r["overrides"] == "num_samples=10 batch_size=10 likelihood_draws=1 sampler.initial=2" for r in rows)
+    table = (out / "pmo.md").read_text()
+    shutil.rmtree(out)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert not (out / "qed").exists() and (out / "pmo.md").read_text() == table  # from the record alone

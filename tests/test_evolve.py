@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from svdd_cli.core import Counters, counted_model, counted_reward
+from svdd_cli.errors import UserError
 from svdd_cli.oracle_calls import OracleLedger
-from svdd_cli.samplers.evolve import Evolve
+from svdd_cli.samplers.evolve import Evolve, Scored
 from svdd_cli.samplers.steps import rollout
+from svdd_cli.samplers.surrogate import TanimotoGP, kmer_counts, tanimoto
 from tests.conftest import CountLetter, table_model
 
 STEPS = 4
@@ -83,7 +85,46 @@ def test_it_costs_what_nfe_says_and_stops_when_the_oracle_budget_is_spent():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"remask_fraction": 0}, "remask_fraction=0 must be in"), ({"crossover": 1.5}, "crossover=1.5"),
     ({"kappa": 0}, "kappa=0 must be > 0"), ({"initial": 0}, "initial=0 must be >= 1"),
+    ({"screen": 0}, "screen=0 must be >= 1"), ({"denoise_steps": 0}, "denoise_steps=0 must be >= 1"),
 ])
 def test_bad_settings_are_refused_naming_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Evolve(**kwargs)
+
+
+def test_screening_never_pays_for_a_repeat_and_costs_what_nfe_says():
+    counters = Counters()
+    reward = Recording()
+    sampler = Evolve(generations=5, initial=2, remask_fraction=0.67, denoise_steps=1, screen=4,
+                     surrogate=TanimotoGP(kept=8))
+    sampler.sample(counted_model(MODEL, counters, 64), reward, 3, torch.Generator().manual_seed(2), lambda r: None)
+    assert counters.nfe == 3 * sampler.nfe(STEPS) == 3 * (2 * STEPS + 5 * 4 * 1)
+    later = [s for batch in reward.batches[1:] for s in batch]
+    assert all(len(batch) <= 3 for batch in reward.batches[1:])
+    assert len(set(later)) == len(later) and not set(later) & set(reward.batches[0])  # each call a new word
+
+
+def test_the_surrogate_sends_the_candidates_it_values_most():
+    scored = Scored(TanimotoGP(beta=0.0))
+    scored.add(["AAA", "CCC"], torch.tensor([0.0, 3.0]))  # CCC scored best
+    names = ["AAA", "AAC", "CCA", "CCC", "GGT"]
+    # unseen only: CCA (most like the best) first, GGT (like neither: the mean) next, AAC (like the worst) last
+    assert scored.pick(names, 2).tolist() == [2, 4]
+    assert scored.pick(names, 1).tolist() == [2]
+    assert sorted(scored.pick(names, 5).tolist()) == [1, 2, 4]
+
+
+def test_the_gp_fits_what_it_saw_and_the_kernel_is_tanimoto():
+    a = torch.tensor([[1.0, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 0, 0, 0]], dtype=torch.float64)
+    assert torch.allclose(tanimoto(a, a).diagonal(), torch.ones(4, dtype=torch.float64))
+    assert tanimoto(a[:1], a[1:2]).item() == 0 and abs(tanimoto(a[:1], a[2:3]).item() - 1 / 3) < 1e-12
+    scores = torch.tensor([1.0, 5.0, float("nan"), 2.0])  # the refused call (NaN) is left out
+    value = TanimotoGP(noise=1e-6, beta=0.0).value(a, scores, a)
+    assert torch.allclose(value[[0, 1, 3]], scores[[0, 1, 3]].double(), atol=1e-3)
+
+
+def test_a_surrogate_without_features_counts_substrings_of_strings_only():
+    counts = kmer_counts(["ACGT", "AC"], k=2, bins=64)
+    assert counts.sum(1).tolist() == [4 + 3, 2 + 1] and (kmer_counts(["ACGT"], 2, 64) == counts[:1]).all()
+    with pytest.raises(UserError, match="sampler.surrogate needs `features`"):
+        TanimotoGP().featurize([torch.zeros(3, 8, 8)])

@@ -11,8 +11,9 @@ import sys
 from functools import cache
 from types import ModuleType
 
+import numpy as np
 from rdkit import Chem, RDLogger
-from rdkit.Chem import QED, Crippen, RDConfig
+from rdkit.Chem import QED, Crippen, RDConfig, rdFingerprintGenerator
 
 RDLogger.DisableLog("rdApp.*")  # unparsable samples are expected (penalised), not worth a log line each
 
@@ -73,3 +74,15 @@ def penalized_logp(smiles: str) -> float:
     rings = [len(r) for r in mol.GetRingInfo().AtomRings()]
     cycle = max(0, max(rings, default=0) - 6)
     return Crippen.MolLogP(mol) - sascorer().calculateScore(mol) - cycle
+
+
+def morgan_counts(smiles: list[str], radius: int = 2, bits: int = 2048) -> np.ndarray:
+    """Morgan (ECFP-like) count fingerprints (B, bits) float32 of SMILES, the PMO oracles' similarity features; a
+    SMILES that does not parse gets zeros."""
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=bits)
+    out = np.zeros((len(smiles), bits), dtype=np.float32)
+    for i, text in enumerate(smiles):
+        mol = Chem.MolFromSmiles(text) if text else None
+        if mol is not None:
+            out[i] = generator.GetCountFingerprintAsNumPy(mol)
+    return out
