@@ -8,19 +8,20 @@
 Each run is `svdd run +experiment=pmo reward.task=<task> seed=<seed> oracle_budget=<budget>` in
 <out>/<task>/seed<seed> (a finished run is reused, so an interrupted benchmark continues); `--jobs N` runs N at a
 time, each in its own process with cores / N torch threads. `--record FILE` keeps one CSV row per finished run
-(task, seed, budget, overrides, scores, top-100 figures): a run already recorded there is not drawn again, so the
-table can grow over several sittings from a file small enough to commit. The score of a run is
-PMO's: the AUC of the top-10 mean against distinct oracle calls, up to the budget (summary.json
-oracle_calls.auc_top10). pmo.md, written into <out>, gets the mean +- sd over seeds per task, the sum, the
-published values of GenMol, REINVENT and Graph GA (docs/pmo_published.csv, as those papers report them at 10,000
-calls), and for each run's final top-100 the molecule domain's headline figures (MOSES filters, 7-rings), SA and
-novelty against the MOSES training set.
+(task, seed, budget, overrides, a hash of the model and sampler settings, scores, top-100 figures): a run
+recorded there with the same settings is not drawn again, so the table can grow over several sittings from a file
+small enough to commit. The score of a run is PMO's: the AUC of the top-10 mean against distinct oracle calls, up
+to the budget (summary.json oracle_calls.auc_top10). pmo.md, written into <out>, gets the mean +- sd over seeds per
+task, the sum, the published values of GenMol, REINVENT and Graph GA (docs/pmo_published.csv, as those papers
+report them at 10,000 calls), and for each run's final top-100 the molecule domain's headline figures (MOSES
+filters, 7-rings), SA and novelty against the MOSES training set.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import statistics
@@ -30,6 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from svdd_cli.compose import compose_config
 from svdd_cli.domains.molecule.domain import HEADLINE
@@ -39,20 +41,30 @@ from svdd_cli.run import run
 PUBLISHED = Path(__file__).resolve().parents[1] / "docs" / "pmo_published.csv"
 SHOWN = ("GenMol", "REINVENT", "Graph GA")
 FIGURES = [(f.key, f.column) for f in HEADLINE] + [("sa_mean", "SA"), ("novelty", "novelty")]  # of the top-100
-FIELDS = ["task", "seed", "budget", "overrides", "auc_top10", "top10", "top1", "distinct", "wall_s",
+FIELDS = ["task", "seed", "budget", "overrides", "setup", "auc_top10", "top10", "top1", "distinct", "wall_s",
           *(key for key, _ in FIGURES)]
+
+
+def composed(task: str, seed: int, budget: int, overrides: list[str]) -> DictConfig:
+    return compose_config(["+experiment=pmo", f"reward.task={task}", f"seed={seed}", f"oracle_budget={budget}",
+                           *overrides])
+
+
+def setup(cfg: DictConfig) -> str:
+    """A short hash of the model and sampler settings: a record made with other settings is not reused."""
+    text = OmegaConf.to_yaml(cfg.model) + OmegaConf.to_yaml(cfg.sampler)  # unresolved: the same in any clone
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
 
 
 def one_run(task: str, seed: int, budget: int, folder: Path, overrides: list[str]) -> dict[str, object]:
     """The run's record (drawn unless the folder holds a finished one): FIELDS."""
     summary = folder / "summary.json"
+    cfg = composed(task, seed, budget, overrides)
     if not (summary.exists() and json.loads(summary.read_text())["status"] == "finished"):
-        cfg = compose_config(["+experiment=pmo", f"reward.task={task}", f"seed={seed}", f"oracle_budget={budget}",
-                              *overrides])
         run(cfg, folder, {"domain": "molecule", "reward": f"pmo/{task}", "sampler": "evolve"})
     done = json.loads(summary.read_text())
     calls, natural = done["oracle_calls"], done["naturalness"]
-    return {"task": task, "seed": seed, "budget": budget, "overrides": " ".join(overrides),
+    return {"task": task, "seed": seed, "budget": budget, "overrides": " ".join(overrides), "setup": setup(cfg),
             **{k: calls[k] for k in ("auc_top10", "top10", "top1", "distinct")}, "wall_s": round(done["wall_s"], 1),
             **{key: natural.get(key, "") for key, _ in FIGURES}}
 
@@ -153,9 +165,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"--tasks: {unknown[0]!r} is not an offline PMO task; use any of {', '.join(TASKS)}")
     if args.jobs < 1:
         sys.exit(f"--jobs {args.jobs}: runs at a time must be >= 1")
-    same = " ".join(overrides)
+    same, settings = " ".join(overrides), setup(composed(tasks[0], seeds[0], args.budget, overrides))
     old = [r for r in recorded(args.record) if int(r["budget"]) == args.budget and r["overrides"] == same
-           and r["task"] in tasks and int(r["seed"]) in seeds]
+           and r["setup"] == settings and r["task"] in tasks and int(r["seed"]) in seeds]
     done = {(r["task"], int(r["seed"])) for r in old}
     todo = [(t, s) for t in tasks for s in seeds if (t, s) not in done]
     rows = old + run_all(todo, args.budget, args.out, overrides, args.jobs, args.record)

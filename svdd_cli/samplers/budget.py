@@ -14,8 +14,8 @@ from typing import Any, Protocol, TypeVar
 
 
 class Costed(Protocol):
-    def nfe(self, steps: int) -> int:
-        """Network evaluations per sample of a run of `steps` steps."""
+    def nfe(self, steps: int) -> float:
+        """Network evaluations per sample of a run of `steps` steps (evolve's can be a fraction: a mean over rows)."""
 
 
 S = TypeVar("S", bound=Costed)

@@ -2,7 +2,7 @@
 for oracles that are paid per call (PMO's setting: GenMol's fragment remasking, Mol GA's rank-based selection).
 
 The oracle sees clean samples only. The population (n samples, the outputs) starts as the best distinct ones of
-`initial` x n ancestral samples; each generation makes children of screen x offspring x n parents:
+`initial` x n ancestral samples; each generation makes children of round(screen x offspring x n) parents:
   1. a parent drawn by rank, weight 1 / (kappa n + rank) (rank 0 = best);
   2. with probability `crossover`, a one-point crossover with a second parent (the states flattened, the first
      part from one parent and the rest from the other: a prefix and a suffix of a token sequence);
@@ -10,12 +10,12 @@ The oracle sees clean samples only. The population (n samples, the outputs) star
      i.e. whole fragments for the fragment-token molecule model; Gaussian models: SDEdit), then re-denoised by the
      pre-trained kernel's steps from t* to 0: all k* = round(f T) of them, or `denoise_steps` of them (1: every
      re-noised position drawn from one network call); the last network call gives `draws` children (no extra NFE).
-The oracle scores offspring x n of the children: those never scored before (distinct), ranked by the `surrogate`
-(item 17: a GP fitted on every call so far) or, without one, in the order made. The population keeps the n best
-distinct samples of parents and scored children. It stops after `generations`, or once the oracle budget is spent
-(core.Metered).
+The oracle scores round(offspring x n) of the children (at least 1): those never scored before (distinct), ranked
+by the `surrogate` (item 17: a GP fitted on every call so far) or, without one, in the order made. The population
+keeps the n best distinct samples of parents and scored children. It stops after `generations`, or once the oracle
+budget is spent (core.Metered).
 Cost per output: T (one pass for each of the `initial` samples) + generations x offspring x screen x k NFE,
-k = denoise_steps or k*.
+k = denoise_steps or k* (exact when screen x offspring x n is a whole number).
 """
 
 from __future__ import annotations
@@ -35,12 +35,13 @@ from svdd_cli.samplers.surrogate import TanimotoGP
 class Evolve:
     """A population of the n best distinct samples, improved by re-denoised (and crossed-over) children."""
 
-    def __init__(self, generations: int = 20, initial: int = 4, offspring: int = 1, remask_fraction: float = 0.25,
+    def __init__(self, generations: int = 20, initial: int = 4, offspring: float = 1.0, remask_fraction: float = 0.25,
                  crossover: float = 0.2, kappa: float = 0.01, denoise_steps: int | None = None, screen: int = 1,
                  draws: int = 1, surrogate: TanimotoGP | None = None) -> None:
         at_least("generations", generations, 0)
         at_least("initial", initial, 1)
-        at_least("offspring", offspring, 1)
+        if offspring <= 0:
+            raise ValueError(f"sampler.offspring={offspring} must be > 0 (oracle calls per generation / n)")
         at_least("screen", screen, 1)
         at_least("draws", draws, 1)
         if denoise_steps is not None:
@@ -60,7 +61,7 @@ class Evolve:
         below = round_steps(self.fraction, steps)
         return below if self.denoise_steps is None else min(self.denoise_steps, below)
 
-    def nfe(self, steps: int) -> int:
+    def nfe(self, steps: int) -> float:
         return self.initial * steps + self.generations * self.offspring * self.screen * self.child_steps(steps)
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
@@ -83,7 +84,7 @@ class Evolve:
             made = self.children(model, x, r, times, generator, coins)
             made = made[first_of_each(made)]
             candidates = model.decode(made)
-            picked = scored.pick(candidates, self.offspring * n)
+            picked = scored.pick(candidates, max(1, round(self.offspring * n)))
             born = [candidates[i] for i in picked.tolist()]
             scores = scored.add(born, reward(born))
             x, r, samples = survivors(torch.cat([x, made[picked]]), torch.cat([r, scores]), samples + born, n)
@@ -93,11 +94,12 @@ class Evolve:
 
     def children(self, model: DiffusionModel, x: Tensor, r: Tensor, times: list[float], generator: torch.Generator,
                  coins: torch.Generator) -> Tensor:
-        """screen x offspring x n re-noised parents of the population x (n, ...) with rewards r (n,), re-denoised
-        along `times`, `draws` children from the last network call of each: (screen offspring n draws, ...)."""
+        """round(screen x offspring x n) = P re-noised parents of the population x (n, ...) with rewards r (n,),
+        re-denoised along `times`, `draws` children from the last network call of each: (P draws, ...)."""
         n = len(x)
         rank = r.argsort(descending=True).argsort().float()  # 0 = best
-        picks = torch.multinomial(1 / (self.kappa * n + rank), 2 * self.screen * self.offspring * n, replacement=True,
+        parents = max(1, round(self.screen * self.offspring * n))
+        picks = torch.multinomial(1 / (self.kappa * n + rank), 2 * parents, replacement=True,
                                   generator=coins).view(2, -1).to(x.device)
         first, second = x[picks[0]].flatten(1), x[picks[1]].flatten(1)
         cut = torch.randint(1, first.shape[1], (len(first), 1), generator=coins)
