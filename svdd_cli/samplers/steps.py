@@ -1,4 +1,5 @@
-"""What every step-wise sampler shares: checking its settings, opening the loop at x_T, the plain rollout."""
+"""What every step-wise sampler shares: checking its settings, opening the loop at x_T, the plain rollout, the
+re-denoising steps below t* (and their thinning), and the CPU generator of a sampler's small draws."""
 
 from __future__ import annotations
 
@@ -42,3 +43,18 @@ def rollout(model: DiffusionModel, x: Tensor, generator: torch.Generator, trace:
         x = model.propose(model.predict(x, t), s, generator)
         trace({"step": step, "t": t})
     return x
+
+
+def thinned(times: list[float], steps: int) -> list[float]:
+    """`steps` + 1 of the times (t* first, 0 last), evenly spaced along them."""
+    index = torch.linspace(0, len(times) - 1, steps + 1).round().long().tolist()
+    return [times[i] for i in index]
+
+
+def generator_on_cpu(generator: torch.Generator) -> torch.Generator:
+    """The CPU generator for a sampler's small draws (parents, coins): the run's own when it is on the CPU, else one
+    seeded from it (so a CUDA run stays reproducible)."""
+    if generator.device.type == "cpu":
+        return generator
+    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device).item())
+    return torch.Generator().manual_seed(seed)
