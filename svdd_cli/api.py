@@ -236,7 +236,7 @@ def ticker(b: int, k: int, batches: int, steps: int, trace: Trace, progress: Tra
             value = entry.get("kept_mean", entry.get("value_mean"))
             log.info("batch %d/%d, step %d/%d, %.1f s in%s", k + 1, batches, entry["step"] + 1, steps,
                      now - started, f", value of kept samples {value:.4g}" if isinstance(value, float) else "")
-        elif now - last[0] >= 30 and entry.get("step") == "population":  # evolve's generations, refine's rounds
+        elif now - last[0] >= 30 and entry.get("step") == "population":  # evolve's generations; refine, csmc: rounds
             last[0] = now
             loop = "generation" if "generation" in entry else "round"
             log.info("batch %d/%d, %s %d, %.1f s in, population reward mean %.4g, best %.4g", k + 1, batches, loop,

@@ -21,7 +21,7 @@ from tests.conftest import CountLetter, log_uniform, table_model
 from tests.test_cli import svdd
 
 SAMPLERS = ["ancestral", "best_of_n", "svdd", "svdd_r", "smc", "fk", "nested_is", "beam", "refine", "tree",
-            "particle_gibbs"]  # the gradient-free ones
+            "particle_gibbs", "csmc"]  # the gradient-free ones
 TINY = ["model.num_steps=3", "num_samples=2", "batch_size=2", "reference_samples=0", "likelihood_draws=1",
         "device=cpu"]
 
@@ -327,20 +327,23 @@ def test_progress_is_logged_from_the_first_step_to_the_plots(tmp_path, caplog):
     assert len(messages) == len(expected) and all(map(re.fullmatch, expected, messages)), messages
 
 
-def test_a_population_sampler_logs_its_generations(tmp_path, caplog, monkeypatch):
+@pytest.mark.parametrize(("name", "loop"), [("evolve", "generation"), ("csmc", "round")])
+def test_a_population_sampler_logs_its_generations(tmp_path, caplog, monkeypatch, name, loop):
     import itertools
     import logging
     import re
 
+    from svdd_cli.samplers.csmc import CSMC
     from svdd_cli.samplers.evolve import Evolve
 
     clock = itertools.count(0.0, 31.0)  # every reading 31 s after the last: each record is due a line
     monkeypatch.setattr(api.time, "perf_counter", lambda: next(clock))
     model = table_model(log_uniform(6, 4), "ACGT", num_steps=3)
+    population = {"evolve": Evolve(generations=2, initial=1), "csmc": CSMC(iterations=2)}[name]
     with caplog.at_level(logging.INFO, logger="svdd"):
-        api.steer(model, CountLetter(), Evolve(generations=2, initial=1), num_samples=2, batch_size=2,
+        api.steer(model, CountLetter(), population, num_samples=2, batch_size=2,
                   reference_samples=0, likelihood_draws=1, out=tmp_path)
     messages = [r.getMessage() for r in caplog.records if r.name == "svdd"]
     for g in (1, 2):
-        line = rf"batch 1/1, generation {g}, [\d.]+ s in, population reward mean [\d.]+, best [\d.]+"
+        line = rf"batch 1/1, {loop} {g}, [\d.]+ s in, population reward mean [\d.]+, best [\d.]+"
         assert any(re.fullmatch(line, m) for m in messages), messages
