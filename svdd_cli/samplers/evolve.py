@@ -28,7 +28,7 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, Metered, Reward, Sampler, Trace
 from svdd_cli.oracle_calls import sample_key
 from svdd_cli.samplers.budget import fit, resized
-from svdd_cli.samplers.steps import at_least, last_steps, rollout, round_steps
+from svdd_cli.samplers.steps import at_least, generator_on_cpu, last_steps, rollout, round_steps, thinned
 from svdd_cli.samplers.surrogate import TanimotoGP
 
 
@@ -154,12 +154,6 @@ def first_of_each(x: Tensor) -> Tensor:
     return torch.tensor(list(first.values()), device=x.device)
 
 
-def thinned(times: list[float], steps: int) -> list[float]:
-    """`steps` + 1 of the times (t* first, 0 last), evenly spaced along them."""
-    index = torch.linspace(0, len(times) - 1, steps + 1).round().long().tolist()
-    return [times[i] for i in index]
-
-
 def survivors(x: Tensor, r: Tensor, samples: list[Any], n: int) -> tuple[Tensor, Tensor, list[Any]]:
     """The n best of x (B, ...) by reward r (B,) with their decoded samples, one per distinct sample (when fewer
     than n are distinct, the best are repeated)."""
@@ -174,11 +168,3 @@ def survivors(x: Tensor, r: Tensor, samples: list[Any], n: int) -> tuple[Tensor,
     rows = torch.tensor(keep)[torch.arange(n) % len(keep)]
     return x[rows.to(x.device)], r[rows], [samples[i] for i in rows.tolist()]
 
-
-def generator_on_cpu(generator: torch.Generator) -> torch.Generator:
-    """The CPU generator the sampler's small draws (parents, cut points) use: the run's own when it is on the CPU,
-    else one seeded from it (so a CUDA run stays reproducible)."""
-    if generator.device.type == "cpu":
-        return generator
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device).item())
-    return torch.Generator().manual_seed(seed)
