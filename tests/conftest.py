@@ -56,6 +56,18 @@ class CountLetter:
         return torch.tensor([float(s.count(self.letter)) for s in samples])
 
 
+class RecordingLetter(CountLetter):
+    """CountLetter that keeps every batch it scored (which samples met the oracle, in which calls)."""
+
+    def __init__(self, letter: str = "A") -> None:
+        super().__init__(letter)
+        self.batches: list[list[str]] = []
+
+    def __call__(self, samples: list[str]) -> Tensor:
+        self.batches.append(list(samples))
+        return super().__call__(samples)
+
+
 def log_uniform(length: int, size: int) -> Tensor:
     return torch.full((length, size), -math.log(size))
 

@@ -15,23 +15,11 @@ from svdd_cli.core import Counters, counted_model, counted_reward
 from svdd_cli.oracle_calls import OracleLedger
 from svdd_cli.samplers.csmc import CSMC
 from svdd_cli.samplers.steps import rollout
-from tests.conftest import CountLetter, table_model
+from tests.conftest import CountLetter, RecordingLetter, table_model
 
 STEPS = 4
 PRIOR = torch.tensor([[0.5, 0.3, 0.2], [0.6, 0.2, 0.2], [0.2, 0.3, 0.5]])  # 3 positions, 3 letters: 27 words
 MODEL = table_model(PRIOR.log(), "ACG", num_steps=STEPS)
-
-
-class Recording(CountLetter):
-    """CountLetter('C') that keeps every batch it scored."""
-
-    def __init__(self) -> None:
-        super().__init__("C")
-        self.batches: list[list[str]] = []
-
-    def __call__(self, samples: list[str]):
-        self.batches.append(list(samples))
-        return super().__call__(samples)
 
 
 def run(sampler: CSMC, n: int = 4, seed: int = 0, reward=None, trace=None, model=MODEL) -> torch.Tensor:
@@ -67,7 +55,7 @@ def test_the_chains_law_is_the_prior_tilted_by_exp_reward_over_alpha():
 
 
 def test_the_oracle_sees_clean_samples_only():
-    reward = Recording()
+    reward = RecordingLetter("C")
     run(CSMC(iterations=5, remask_fraction=0.67), reward=reward)
     scored = [s for batch in reward.batches for s in batch]
     assert len(reward.batches) == 6 and all(len(s) == 3 and set(s) <= set("ACG") for s in scored)
@@ -90,7 +78,7 @@ def test_a_budget_buys_iterations():
 
 
 def test_it_stops_when_the_oracle_budget_is_spent():
-    reward = Recording()
+    reward = RecordingLetter("C")
     ledger = OracleLedger(budget=10)
     guide = counted_reward(reward, Counters(), -1.0, ledger=ledger)
     records = []

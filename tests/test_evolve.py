@@ -13,23 +13,11 @@ from svdd_cli.oracle_calls import OracleLedger
 from svdd_cli.samplers.evolve import Evolve, Scored
 from svdd_cli.samplers.steps import rollout
 from svdd_cli.samplers.surrogate import TanimotoGP, kmer_counts, tanimoto
-from tests.conftest import CountLetter, table_model
+from tests.conftest import CountLetter, RecordingLetter, table_model
 
 STEPS = 4
 LOGITS = torch.log(torch.tensor([[0.5, 0.3, 0.2]] * 3))  # the enumerable model: 3 positions, 3 letters, 27 words
 MODEL = table_model(LOGITS, "ACG", num_steps=STEPS)
-
-
-class Recording(CountLetter):
-    """CountLetter('A') that keeps every batch it scored."""
-
-    def __init__(self) -> None:
-        super().__init__("A")
-        self.batches: list[list[str]] = []
-
-    def __call__(self, samples: list[str]):
-        self.batches.append(list(samples))
-        return super().__call__(samples)
 
 
 def run(sampler: Evolve, n: int = 4, seed: int = 0, reward=None, trace=None) -> torch.Tensor:
@@ -38,7 +26,7 @@ def run(sampler: Evolve, n: int = 4, seed: int = 0, reward=None, trace=None) -> 
 
 
 def test_the_oracle_sees_clean_samples_only():
-    reward = Recording()
+    reward = RecordingLetter("A")
     run(Evolve(generations=5, crossover=0.5), reward=reward)
     scored = [s for batch in reward.batches for s in batch]
     assert len(reward.batches) == 6 and all(len(s) == 3 and set(s) <= set("ACG") for s in scored)
@@ -73,7 +61,7 @@ def test_it_costs_what_nfe_says_and_stops_when_the_oracle_budget_is_spent():
     sampler.sample(counted_model(MODEL, counters, 64), CountLetter("C"), 4, torch.Generator().manual_seed(1),
                    lambda r: None)
     assert counters.nfe == 4 * sampler.nfe(STEPS)
-    reward = Recording()
+    reward = RecordingLetter("A")
     ledger = OracleLedger(budget=10)
     guide = counted_reward(reward, Counters(), -1.0, ledger=ledger)
     records = []
@@ -94,7 +82,7 @@ def test_bad_settings_are_refused_naming_the_value(kwargs, message):
 
 def test_screening_never_pays_for_a_repeat_and_costs_what_nfe_says():
     counters = Counters()
-    reward = Recording()
+    reward = RecordingLetter("A")
     sampler = Evolve(generations=5, initial=2, remask_fraction=0.67, denoise_steps=1, screen=4,
                      surrogate=TanimotoGP(kept=8))
     sampler.sample(counted_model(MODEL, counters, 64), reward, 3, torch.Generator().manual_seed(2), lambda r: None)
