@@ -37,13 +37,13 @@ class TanimotoGP:
         self.features, self.kept, self.noise, self.beta = features, kept, noise, beta
 
     def featurize(self, samples: list[Any]) -> Tensor:
-        """(B, D) float64 features of decoded samples: `features`, or else the k-mer counts of string samples."""
+        """(B, D) float32 features of decoded samples: `features`, or else the k-mer counts of string samples."""
         if self.features is not None:
-            return torch.as_tensor(np.asarray(self.features(samples)), dtype=torch.float64)
+            return torch.as_tensor(np.asarray(self.features(samples)), dtype=torch.float32)
         if not all(isinstance(s, str) for s in samples):
             raise UserError("sampler.surrogate needs `features` for samples that are not strings: set "
                             "sampler.surrogate.features to a function of the decoded samples")
-        return torch.as_tensor(kmer_counts(samples), dtype=torch.float64)
+        return torch.as_tensor(kmer_counts(samples), dtype=torch.float32)
 
     def value(self, train: Tensor, scores: Tensor, candidates: Tensor) -> Tensor:
         """Upper confidence bound (C,) of candidates (C, D) from the scored train (N, D) with scores (N,); NaN
@@ -66,9 +66,11 @@ class TanimotoGP:
 
 
 def tanimoto(a: Tensor, b: Tensor) -> Tensor:
-    """Tanimoto similarity (A, B) of non-negative rows a (A, D), b (B, D); two all-zero rows count as equal."""
-    dot = a @ b.T
-    union = a.square().sum(1, keepdim=True) + b.square().sum(1) - dot
+    """Tanimoto similarity (A, B) float64 of non-negative rows a (A, D), b (B, D); two all-zero rows count as equal.
+    The products are taken in the rows' dtype (float32 features: exact for counts, twice as fast), the rest in
+    float64."""
+    dot = (a @ b.T).double()
+    union = a.double().square().sum(1, keepdim=True) + b.double().square().sum(1) - dot
     return torch.where(union > 0, dot / union.clamp_min(1e-12), 1.0)
 
 
