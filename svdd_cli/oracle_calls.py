@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ class OracleLedger:
         self.budget, self.unscored, self.path, self.key = budget, unscored, path, key
         self.scores: dict[str, float] = {}  # key -> score, in call order (dicts keep insertion order)
         self.repeats = 0  # calls answered from the cache
+        self.seconds = 0.0  # spent inside the oracle by this sitting
         self.unpaid: set[str] = set()  # keys of unseen samples not scored because the budget was spent
         if path is not None and path.exists():  # a resumed run: its calls stay paid for
             with open(path, newline="") as f:
@@ -86,7 +88,11 @@ class OracleLedger:
         asked = unseen[:room]
         self.unpaid.update(unseen[room:])
         if asked:
-            values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu()  # may raise: nothing recorded
+            started = time.perf_counter()
+            try:
+                values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu()  # may raise: none recorded
+            finally:
+                self.seconds += time.perf_counter() - started
             if values.shape != (len(asked),):  # the caller's shape check names the reward: give it one row per
                 if values.ndim and len(values) == len(asked) == len(todo):  # sample where the rows line up
                     return values[[asked.index(k) for k in keys]]
@@ -107,12 +113,14 @@ class OracleLedger:
             writer.writerows([start + i, k, v] for i, (k, v) in enumerate(new.items()))
 
     def summary(self) -> dict[str, Any]:
-        """summary.json's `oracle_calls`: distinct calls, repeats, the best-so-far curve (top-1 and top-10 mean
-        after every PMO_LOG_EVERY calls, and at the end) and PMO's AUC top-10 at max(budget, calls) calls."""
+        """summary.json's `oracle_calls`: distinct calls, repeats, seconds inside the oracle (this sitting's), the
+        best-so-far curve (top-1 and top-10 mean after every PMO_LOG_EVERY calls, and at the end) and PMO's AUC
+        top-10 at max(budget, calls) calls."""
         scores = [v for v in self.scores.values()]
         horizon = max(self.budget or 0, len(scores))
         return {"distinct": len(scores), "repeats": self.repeats, "refused": self.refused,
-                "budget": self.budget, "top1": top_mean(scores, 1), "top10": top_mean(scores, PMO_TOP_N),
+                "budget": self.budget, "oracle_s": round(self.seconds, 3), "top1": top_mean(scores, 1),
+                "top10": top_mean(scores, PMO_TOP_N),
                 "auc_top10": auc_top_n(scores, horizon) if scores else None,
                 "curve": best_so_far(scores)}
 

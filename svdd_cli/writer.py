@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,7 @@ class RunWriter:
         self.run = RunFolder(self.folder, self.record, resume)
         self.samples: list[Any] = []
         self.ledger: OracleLedger | None = None
+        self.started = time.perf_counter()  # this sitting's start: the oracle's share of its wall time
         summary = self.folder / "summary.json"
         self.summary: dict[str, Any] = json.loads(summary.read_text()) if self.finished and summary.exists() else {}
 
@@ -95,8 +97,10 @@ class RunWriter:
                                  status, oracle)
         if self.config.nfe_per_sample is not None:
             self.summary["nfe_budget"] = self.config.nfe_per_sample
-        if self.ledger is not None:
-            self.summary["oracle_calls"] = self.ledger.summary()
+        if self.ledger is not None:  # with the share of this sitting's wall time spent inside the oracle
+            calls = self.ledger.summary()
+            sitting = max(time.perf_counter() - self.started, 1e-9)
+            self.summary["oracle_calls"] = {**calls, "oracle_share": round(calls["oracle_s"] / sitting, 4)}
         self.run.write_summary(self.summary)
         make_plots(self.folder, self.run.rows, reference, self.summary)
 

@@ -104,6 +104,21 @@ def test_a_run_writes_each_distinct_call_once_and_its_summary_reports_pmo_s_auc(
     assert {r["sample"] for r in result.rows} <= set(oracle.asked)  # final scores come from the ledger
 
 
+def test_the_summary_says_how_much_of_the_wall_time_the_oracle_took(tmp_path):
+    import time
+
+    from svdd_cli.samplers.best_of_n import BestOfN
+
+    def slow(samples: list[str]) -> list[float]:
+        time.sleep(0.05 * len(samples))
+        return [float(s.count("A")) for s in samples]
+
+    result = steer(MODEL, slow, BestOfN(num_candidates=4), num_samples=4, seed=0, out=tmp_path, batch_size=4)
+    calls = result.summary["oracle_calls"]
+    assert calls["oracle_s"] >= 0.05 * calls["distinct"]
+    assert 0.3 < calls["oracle_share"] <= 1  # of the whole sitting: sampling, final scores, naturalness, plots
+
+
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_every_sampler_stops_at_the_oracle_budget(compose_config, tmp_path, name):
     sampler = instantiate(compose_config([f"sampler={name}", "device=cpu"]).sampler)
