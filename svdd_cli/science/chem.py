@@ -58,6 +58,11 @@ def mol_properties(mol: Chem.Mol) -> dict[str, float]:
     return {"qed": QED.qed(mol), "sa": sascorer().calculateScore(mol), "logp": Crippen.MolLogP(mol)}
 
 
+def largest_ring(mol: Chem.Mol) -> int:
+    """Atoms in the molecule's largest ring (RDKit's smallest set of smallest rings); 0 without rings."""
+    return max((len(r) for r in mol.GetRingInfo().AtomRings()), default=0)
+
+
 def normalized_sa(smiles: str) -> float:
     """(10 - SA) / 9 in [0, 1], higher = easier to make (the SVDD paper's form)."""
     return (10.0 - sa_score(smiles)) / 9.0
@@ -71,8 +76,7 @@ def logp(smiles: str) -> float:
 def penalized_logp(smiles: str) -> float:
     """logP - SA - max(0, largest ring size - 6) (unnormalised form of GCPN / MolDQN)."""
     mol = mol_from_smiles(smiles)
-    rings = [len(r) for r in mol.GetRingInfo().AtomRings()]
-    cycle = max(0, max(rings, default=0) - 6)
+    cycle = max(0, largest_ring(mol) - 6)
     return Crippen.MolLogP(mol) - sascorer().calculateScore(mol) - cycle
 
 

@@ -76,6 +76,29 @@ def gc_content(seq: str) -> float:
     return (seq.count("G") + seq.count("C")) / max(len(seq), 1)
 
 
+def gc_range(seq: str, window: int | None = None) -> tuple[float, float]:
+    """(lowest, highest) GC fraction of seq's `window`-long windows; both the whole sequence's GC when window is
+    None or not shorter than seq."""
+    if window is None or window >= len(seq):
+        return gc_content(seq), gc_content(seq)
+    inside = np.cumsum([0] + [letter in "GC" for letter in seq])
+    counts = inside[window:] - inside[:-window]
+    return float(counts.min()) / window, float(counts.max()) / window
+
+
+def longest_homopolymer(seq: str) -> int:
+    """Length of the longest run of one repeated letter (0 for an empty sequence)."""
+    return max((sum(1 for _ in run) for _, run in itertools.groupby(seq)), default=0)
+
+
+DNA_COMPLEMENT, RNA_COMPLEMENT = str.maketrans("ACGT", "TGCA"), str.maketrans("ACGU", "UGCA")
+
+
+def reverse_complement(seq: str) -> str:
+    """The other strand, read 5' to 3' (RNA when seq holds a U; other letters are kept)."""
+    return seq.translate(RNA_COMPLEMENT if "U" in seq else DNA_COMPLEMENT)[::-1]
+
+
 def homopolymer_fraction(seqs: list[str], run: int = 6) -> float:
     """Fraction of all letters that sit in a run of >= `run` identical letters."""
     inside = total = 0
