@@ -135,6 +135,7 @@ class Domain(Protocol):
 
 
 Trace = Callable[[dict[str, Any]], None]  # receives one record per sampling step
+Feasible = Callable[[list[Any]], Tensor]  # decoded samples -> (B,) bool, True where every hard constraint holds
 
 # x_t (B, ...) at time t -> (its prediction, the guiding value (B,), the direction (B, ...) a guided step takes)
 Direction = Callable[[Tensor, float], tuple[Prediction, Tensor, Tensor]]
@@ -404,13 +405,14 @@ class CountedReward:
     """A Reward that counts the samples it scored and never lets a bad value through: NaN/inf, or a sample on
     which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards. Once it has scored
     `min_values` values, more than max_invalid_fraction of them invalid stops the run with a RewardFailed naming
-    the reward; so does a call past `timeout` seconds or of the wrong shape. counted_reward() adds the inner
-    reward's differentiable capability."""
+    the reward; so does a call past `timeout` seconds or of the wrong shape. `feasible` (svdd_cli.constraints): a
+    sample it rejects gets `penalty` and never reaches the oracle (nor the counters). counted_reward() adds the inner
+    reward's differentiable capability (unconstrained: a gradient sees no constraint)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                 ledger: Ledger | None = None) -> None:
-        self.inner, self.counters, self.penalty = reward, counters, penalty
+                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
+        self.inner, self.counters, self.penalty, self.feasible = reward, counters, penalty, feasible
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
@@ -424,6 +426,16 @@ class CountedReward:
         return None if self.ledger is None else self.ledger.calls_left()
 
     def __call__(self, samples: list[Any]) -> Tensor:
+        """(B,) scores; with `feasible`, a sample that breaks a constraint gets `penalty` without an oracle call."""
+        if self.feasible is None:
+            return self._scored(samples)
+        ok = self.feasible(samples)
+        r = torch.full((len(samples),), float(self.penalty))
+        if ok.any():
+            r[ok] = self._scored([s for s, keep in zip(samples, ok.tolist()) if keep])
+        return r
+
+    def _scored(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
         error = ""
         try:
@@ -492,8 +504,8 @@ class CountedProbsReward(CountedReward):
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                 ledger: Ledger | None = None) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger)
+                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -511,14 +523,15 @@ class CountedImageReward(CountedReward):
 
 def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                    timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                   ledger: Ledger | None = None) -> CountedReward:
+                   ledger: Ledger | None = None, feasible: Feasible | None = None) -> CountedReward:
     """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
     differentiable capability as `reward`; `name` (default reward_name) is what its messages call it; `ledger`:
-    the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls)."""
+    the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls); `feasible`: the
+    run's hard constraints (infeasible samples get `penalty` without an oracle call)."""
     if isinstance(reward, ProbsReward):
         kind: type[CountedReward] = CountedProbsReward
     elif isinstance(reward, ImageReward):
         kind = CountedImageReward
     else:
         kind = CountedReward
-    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger)
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
