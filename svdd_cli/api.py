@@ -20,7 +20,7 @@ import logging
 import math
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from svdd_cli.compose import compose_config, instantiate_part
+from svdd_cli.constraints import Constraint, Constraints
 from svdd_cli.core import (
     Budgeted,
     Counters,
@@ -106,13 +107,15 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
           num_samples: int = 64, seed: int = 0, *, domain: Domain | str | None = None,
           evaluation: Reward | None = None, out: str | Path | None = None, resume: bool = False,
           labels: dict[str, str] | None = None, record: dict[str, Any] | None = None,
-          progress: Trace | None = None, **settings: Any) -> Result:
+          progress: Trace | None = None, constraints: Constraints | Sequence[Constraint] = (),
+          **settings: Any) -> Result:
     """Draw num_samples samples of `model` steered by `reward` with `sampler`, in batches of batch_size.
 
     settings: any Settings field (batch_size, max_batch, precision, nfe_per_sample, reference_samples, ...).
     out: write (or, with resume=True, continue) the CLI's run folder there. labels: the config choices shown in
-    summary.json. record: the settings a resume must match (default: the Settings and the sampler's).
-    progress: called with every trace record. Ctrl-C keeps the finished batches and re-raises."""
+    summary.json. record: the settings a resume must match (default: the Settings, the sampler's and the
+    constraints'). progress: called with every trace record. constraints: hard rules every output meets
+    (svdd_cli.constraints; constraint_tries redraws). Ctrl-C keeps the finished batches and re-raises."""
     from svdd_cli.summary import device_name, logged
     from svdd_cli.writer import RunWriter
 
@@ -122,10 +125,13 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
     config = Settings(num_samples=num_samples, seed=seed, **settings)
     reward = as_reward(reward)
     domain = load_domain(domain) if isinstance(domain, str) else domain
+    constraints = constraints if isinstance(constraints, Constraints) else Constraints(constraints)
     if domain is not None:
         check_fits(domain, model, reward)
+        constraints.check_domain(domain.name)
     sampler = budgeted(sampler, config.nfe_per_sample, model)
-    record = record if record is not None else {**asdict(config), "sampler": sampler_settings(sampler)}
+    record = record if record is not None else {**asdict(config), "sampler": sampler_settings(sampler),
+                                                "constraints": constraints.record()}
     labels = labels or default_labels(domain, reward, sampler)
     writer = RunWriter(Path(out) if out is not None else None, config, domain, labels, resume, record,
                        device_name(model.device))
@@ -137,7 +143,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         ledger = writer.oracle_ledger(config.oracle_budget, config.invalid_reward)
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
                                config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"),
-                               ledger=ledger)
+                               ledger=ledger, feasible=constraints.feasible if constraints else None)
         todo = [b for b in config.batches() if b not in writer.done]
         steps = len(model.timesteps()) - 1
         try:
@@ -151,7 +157,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
                              min(config.batch_size, config.num_samples - b * config.batch_size), steps)
                 started, times = time.perf_counter(), {}
                 rows = draw_batch(config, model, counted, guide, reward, evaluation, sampler, writer, b,
-                                  ticker(b, k, len(todo), steps, writer.trace, progress), times, ledger)
+                                  ticker(b, k, len(todo), steps, writer.trace, progress), times, ledger, constraints)
                 writer.add_batch(b, rows)
                 took = time.perf_counter() - started
                 log.info("batch %d/%d: %d samples, reward median %.4g, %.1f s (%s), ETA %.0f s", k + 1, len(todo),
@@ -257,30 +263,36 @@ def phase(times: dict[str, float], name: str) -> Iterator[None]:
 
 def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel, guide: Reward, reward: Reward,
                evaluation: Reward | None, sampler: Sampler, writer: RunWriter, b: int,
-               trace: Trace, times: dict[str, float], ledger: OracleLedger) -> list[dict[str, Any]]:
-    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood; the
-    seconds of each phase (sampling, final scores, evaluation, log-likelihood) go into `times`. The final scores go
-    through the run's ledger (a sample guidance scored is not paid twice); a sample the oracle never saw because
-    oracle_budget ran out gets no reward (NaN)."""
+               trace: Trace, times: dict[str, float], ledger: OracleLedger,
+               constraints: Constraints) -> list[dict[str, Any]]:
+    """Draw global batch b and return its samples.csv rows: the domain's columns, rewards, log-likelihood (and with
+    constraints: feasible, violated, redraw); the seconds of each phase (sampling, final scores, evaluation,
+    log-likelihood) go into `times`. The final scores go through the run's ledger (a sample guidance scored is not
+    paid twice); a sample the oracle never saw, because oracle_budget ran out or it breaks a constraint, gets no
+    reward (NaN)."""
     first = b * config.batch_size
     n = min(config.batch_size, config.num_samples - first)
     generator = torch.Generator(model.device).manual_seed(config.seed * 1_000_003 + b)
     with timed(writer.counters), phase(times, "sampling"):
-        x = sampler.sample(counted, guide, n, generator, trace)
+        x, redraws = constraints.draw(sampler, counted, guide, n, generator, trace, config.constraint_tries)
     samples = model.decode(x)
     ids = [f"s{first + i:06d}" for i in range(n)]
     columns = {"id": ids, **writer.columns(ids, samples)}
-    score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,  # final scores:
-                           config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger)  # not sampling NFE
+    checked = constraints.columns(samples, redraws)  # {} without constraints
+    score = counted_reward(reward, Counters(), config.invalid_reward, config.max_invalid_fraction,
+                           config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger,
+                           feasible=constraints.feasible if constraints else None)  # final scores: not sampling NFE
     with phase(times, "final scores"):
         rewards = score(samples).tolist()
-    columns["reward"] = [math.nan if ledger.refused_sample(s) else r for r, s in zip(rewards, samples)]
+    unscored = [ledger.refused_sample(s) or not ok for s, ok in zip(samples, checked.get("feasible", [True] * n))]
+    columns["reward"] = [math.nan if u else r for r, u in zip(rewards, unscored)]
     columns["evaluation_reward"] = [None] * n
     if evaluation is not None:
         with phase(times, "evaluation"):
             columns["evaluation_reward"] = evaluation(samples).tolist()
     with phase(times, "log-likelihood"):
         columns["log_likelihood"] = model.log_likelihood(x, generator, draws=config.likelihood_draws).tolist()
+    columns.update(checked)
     return [{k: v[i] for k, v in columns.items()} for i in range(n)]
 
 

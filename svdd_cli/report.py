@@ -25,6 +25,7 @@ from svdd_cli.naturalness.headline import Figure, headline
 COLUMNS = ("run", "reward median", "top-10%", "held-out median", "log-lik median", "NFE / sample", "wall s")
 SHOWN = {"real": " (real)", "real_range": " (real p5..p95)"}  # a figure's column title: what its cells add
 DERIVED = ("sampler_domain",)  # configs/config.yaml picks it by the sampler and the domain: it tells no run apart
+# (a choice left null, e.g. no constraints=, is no choice either)
 DEFAULT_OF = {"model": "domain"}  # configs/config.yaml: model: ${domain}; a run on its domain's own model says none
 CHOICE_ORDER = ("domain", "reward", "model", "sampler")
 
@@ -62,7 +63,7 @@ def settings_of(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
 
 def facts(folder: Path, summary: dict[str, Any]) -> dict[str, str]:
     """What made a run: its config choices ("model", "sampler/resampling") and its settings ("model.num_steps")."""
-    choices = {k: str(v) for k, v in summary["choices"].items() if k not in DERIVED}
+    choices = {k: str(v) for k, v in summary["choices"].items() if k not in DERIVED and v is not None}
     flat = flatten(settings_of(folder, summary))
     return {**{k: v for k, v in flat.items() if k.replace(".", "/") not in choices}, **choices}
 
@@ -159,7 +160,7 @@ def labelled(runs: list[tuple[Path, dict[str, Any]]]) -> tuple[list[Labelled], s
     """The runs, sorted by and labelled with what tells them apart (a folder's name where nothing does), and the
     choices that all of them share, e.g. "domain=dna reward=enhancer"."""
     made = [facts(folder, s) for folder, s in runs]
-    choices = {k for _, s in runs for k in s["choices"] if k not in DERIVED}
+    choices = {k for _, s in runs for k, v in s["choices"].items() if k not in DERIVED and v is not None}
     keys = differing(made, choices)
     order = sorted(range(len(runs)), key=lambda i: sort_key([made[i].get(v.key, "") for v in keys]))
     folders = [folder for folder, _ in runs]

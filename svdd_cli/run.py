@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from svdd_cli.api import check_fits, steer
 from svdd_cli.compose import instantiate_part
+from svdd_cli.constraints import Constraints
 from svdd_cli.core import DiffusionModel, Domain, Reward, Sampler, Trace
 from svdd_cli.settings import Settings
 
@@ -24,6 +25,7 @@ class Parts:
     reward: Reward
     evaluation: Reward | None
     sampler: Sampler
+    constraints: Constraints
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -45,8 +47,9 @@ def build_task(cfg: DictConfig) -> tuple[Domain, DiffusionModel, Reward, Reward 
 
 
 def build(cfg: DictConfig) -> Parts:
-    """Every part of a run: the task (build_task) and the sampler."""
-    return Parts(*build_task(cfg), instantiate_part(cfg.sampler, "sampler"))
+    """Every part of a run: the task (build_task), the sampler and the hard constraints."""
+    return Parts(*build_task(cfg), instantiate_part(cfg.sampler, "sampler"),
+                 Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True)))
 
 
 def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) -> float | None:
@@ -59,18 +62,26 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
     with progress_bar(config, steps) as advance:
         result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain, evaluation=parts.evaluation,
                        out=folder, resume=cfg.resume, labels=choices or default_choices(cfg), record=record,
-                       progress=advance, **vars(config))
+                       progress=advance, constraints=parts.constraints, **vars(config))
     summary = result.summary
     evaluation = "" if parts.evaluation is None else \
         f", evaluation median {number(summary['evaluation_reward']['median'])}"  # only with a held-out oracle
     print(f"finished: {len(result.rows)} samples in {folder}; reward median {number(summary['reward']['median'])}"
           f"{evaluation}; NFE/sample {summary['nfe_per_sample']:.0f}; distinct oracle calls "
-          f"{summary.get('oracle_calls', {}).get('distinct', '-')}")
+          f"{summary.get('oracle_calls', {}).get('distinct', '-')}{constrained(summary)}")
     for warning in summary.get("warnings", []):
         print(f"warning: {warning}")
     for note in summary.get("notes", []):
         print(f"note: {note}")
     return summary["reward"]["median"]
+
+
+def constrained(summary: dict[str, Any]) -> str:
+    """The finished line's account of the hard constraints ('' without any)."""
+    if "constraints" not in summary:
+        return ""
+    section = summary["constraints"]
+    return f"; infeasible outputs {section['infeasible_outputs']} ({section['redraws']} redrawn)"
 
 
 def number(value: float | None) -> str:

@@ -27,12 +27,14 @@ class Settings:
     reward_timeout: float | None = None  # seconds one reward call may take (None: no limit)
     nfe_per_sample: int | None = None  # compute budget: the sampler sizes itself to it (None: its own widths)
     oracle_budget: int | None = None  # distinct oracle calls of the run; sampling stops when spent (None: no cap)
+    constraint_tries: int = 10  # times an output that breaks a hard constraint is drawn again (svdd_cli.constraints)
     num_shards: int = 1
     shard: int = 0
 
     def __post_init__(self) -> None:
         for key, least in (("num_samples", 1), ("batch_size", 1), ("max_batch", 1), ("num_shards", 1),
-                           ("shard", 0), ("seed", 0), ("reference_samples", 0), ("likelihood_draws", 1)):
+                           ("shard", 0), ("seed", 0), ("reference_samples", 0), ("likelihood_draws", 1),
+                           ("constraint_tries", 0)):
             check_int(key, getattr(self, key), least)
         for key in ("nfe_per_sample", "oracle_budget"):
             if getattr(self, key) is not None:

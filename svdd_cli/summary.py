@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from svdd_cli import plots
+from svdd_cli import constraints, plots
 from svdd_cli.core import Counters, Domain
 from svdd_cli.naturalness.warnings import applies, warnings
 from svdd_cli.outputs import describe
@@ -33,7 +33,8 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
               oracle: dict[str, float]) -> dict[str, Any]:
     """Everything a comparison needs: choices and settings, reward statistics, evaluation_reward and every other
     evaluation column (evaluations: evaluation_<name>), naturalness against real data, each oracle's real quantiles,
-    warnings, notes (a figure left out, e.g. without its optional extra), compute spent."""
+    warnings, notes (a figure left out, e.g. without its optional extra), compute spent; with hard constraints,
+    `constraints` (infeasible outputs, redraws) and a warning when an output still breaks one."""
     evaluation = [r["evaluation_reward"] for r in rows if r["evaluation_reward"] is not None]
     columns = [c for c in (rows[0] if rows else {}) if c.startswith("evaluation_") and c != "evaluation_reward"]
     with logged("naturalness", f"the domain's figures over {len(rows)} samples"):
@@ -41,7 +42,7 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
     oracles = real_quantiles(settings, naturalness.pop("oracles", {}))
     notes = naturalness.pop("notes", [])
     reward = describe([r["reward"] for r in rows])
-    return {
+    summary = {
         "status": status,
         "choices": choices,
         "settings": settings,
@@ -63,6 +64,11 @@ def summarise(settings: dict[str, Any], choices: dict[str, str], domain: Domain,
         "wall_s": counters.wall_s, "device": device, "precision": settings.get("precision", "fp32"),
         "torch": torch.__version__,
     }
+    names = [name for name, node in (settings.get("constraints") or {}).items() if node is not None]
+    if names:
+        summary["constraints"] = constraints.summary(names, rows, settings.get("constraint_tries"))
+        summary["warnings"] += constraints.warning(summary["constraints"], len(rows))
+    return summary
 
 
 def real_quantiles(settings: dict[str, Any], declared: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -24,8 +24,11 @@ class Naturalness(Protocol):
 
 
 def fasta_text(rows: list[dict[str, Any]]) -> str:
-    """FASTA records (Biopython) of rows: id, reward in the description, the sequence."""
-    records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}") for r in rows]
+    """FASTA records (Biopython) of rows: id, reward in the description (and the hard constraints a row breaks),
+    the sequence."""
+    records = [SeqRecord(Seq(r["sequence"]), id=r["id"], description=f"reward={r['reward']:.4f}"
+                         + (f" violated={r['violated'].replace(' ', ',')}" if r.get("violated") else ""))
+               for r in rows]
     text = io.StringIO()
     write_records(records, text, "fasta")
     return text.getvalue()
