@@ -116,3 +116,14 @@ def test_a_surrogate_without_features_counts_substrings_of_strings_only():
     assert counts.sum(1).tolist() == [4 + 3, 2 + 1] and (kmer_counts(["ACGT"], 2, 64) == counts[:1]).all()
     with pytest.raises(UserError, match="sampler.surrogate needs `features`"):
         TanimotoGP().featurize([torch.zeros(3, 8, 8)])
+
+
+def test_several_remask_fractions_split_the_parents_and_cost_their_mean():
+    counters = Counters()
+    sampler = Evolve(generations=3, initial=1, remask_fraction=[0.25, 0.75])  # k* = 1 and 3 of the 4 steps
+    assert sampler.nfe(STEPS) == STEPS + 3 * (1 + 3) / 2
+    sampler.sample(counted_model(MODEL, counters, 64), CountLetter("C"), 4, torch.Generator().manual_seed(3),
+                   lambda r: None)
+    assert counters.nfe == 4 * sampler.nfe(STEPS)
+    with pytest.raises(ValueError, match=r"remask_fraction=\[0.5, 0\] must be in \(0, 1\]"):
+        Evolve(remask_fraction=[0.5, 0])

@@ -6,20 +6,22 @@ The oracle sees clean samples only. The population (n samples, the outputs) star
   1. a parent drawn by rank, weight 1 / (kappa n + rank) (rank 0 = best);
   2. with probability `crossover`, a one-point crossover with a second parent (the states flattened, the first
      part from one parent and the rest from the other: a prefix and a suffix of a token sequence);
-  3. re-noised to t* = remask_fraction by the forward process (masked models: that share of positions re-masked,
-     i.e. whole fragments for the fragment-token molecule model; Gaussian models: SDEdit), then re-denoised by the
-     pre-trained kernel's steps from t* to 0: all k* = round(f T) of them, or `denoise_steps` of them (1: every
-     re-noised position drawn from one network call); the last network call gives `draws` children (no extra NFE).
+  3. re-noised to t* = remask_fraction (a list: the parents in equal groups, one fraction each) by the forward
+     process (masked models: that share of positions re-masked, i.e. whole fragments for the fragment-token
+     molecule model; Gaussian models: SDEdit), then re-denoised by the pre-trained kernel's steps from t* to 0:
+     all k* = round(f T) of them, or `denoise_steps` of them (1: every re-noised position drawn from one network
+     call); the last network call gives `draws` children (no extra NFE).
 The oracle scores round(offspring x n) of the children (at least 1): those never scored before (distinct), ranked
 by the `surrogate` (item 17: a GP fitted on every call so far) or, without one, in the order made. The population
 keeps the n best distinct samples of parents and scored children. It stops after `generations`, or once the oracle
 budget is spent (core.Metered).
 Cost per output: T (one pass for each of the `initial` samples) + generations x offspring x screen x k NFE,
-k = denoise_steps or k* (exact when screen x offspring x n is a whole number).
+k = denoise_steps or k* (the mean over the fractions; exact when the parents split evenly).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -35,7 +37,8 @@ from svdd_cli.samplers.surrogate import TanimotoGP
 class Evolve:
     """A population of the n best distinct samples, improved by re-denoised (and crossed-over) children."""
 
-    def __init__(self, generations: int = 20, initial: int = 4, offspring: float = 1.0, remask_fraction: float = 0.25,
+    def __init__(self, generations: int = 20, initial: int = 4, offspring: float = 1.0,
+                 remask_fraction: float | Sequence[float] = 0.25,
                  crossover: float = 0.2, kappa: float = 0.01, denoise_steps: int | None = None, screen: int = 1,
                  draws: int = 1, surrogate: TanimotoGP | None = None) -> None:
         at_least("generations", generations, 0)
@@ -46,23 +49,25 @@ class Evolve:
         at_least("draws", draws, 1)
         if denoise_steps is not None:
             at_least("denoise_steps", denoise_steps, 1, "null: the prior's own steps below t*")
-        if not 0 < remask_fraction <= 1:
-            raise ValueError(f"sampler.remask_fraction={remask_fraction} must be in (0, 1]")
+        fractions = [remask_fraction] if isinstance(remask_fraction, float | int) else list(remask_fraction)
+        if not fractions or not all(0 < f <= 1 for f in fractions):
+            raise ValueError(f"sampler.remask_fraction={remask_fraction} must be in (0, 1], or a list of such")
         if not 0 <= crossover <= 1:
             raise ValueError(f"sampler.crossover={crossover} must be a probability in [0, 1]")
         if kappa <= 0:
             raise ValueError(f"sampler.kappa={kappa} must be > 0 (smaller: selection favours the best more)")
         self.generations, self.initial, self.offspring = generations, initial, offspring
-        self.fraction, self.crossover, self.kappa = remask_fraction, crossover, kappa
+        self.fractions, self.crossover, self.kappa = fractions, crossover, kappa
         self.denoise_steps, self.screen, self.draws, self.surrogate = denoise_steps, screen, draws, surrogate
 
-    def child_steps(self, steps: int) -> int:
-        """Network evaluations per child: denoise_steps, at most the k* steps below t*."""
-        below = round_steps(self.fraction, steps)
+    def child_steps(self, fraction: float, steps: int) -> int:
+        """Network evaluations per child re-noised to t* = fraction: denoise_steps, at most the k* steps below t*."""
+        below = round_steps(fraction, steps)
         return below if self.denoise_steps is None else min(self.denoise_steps, below)
 
     def nfe(self, steps: int) -> float:
-        return self.initial * steps + self.generations * self.offspring * self.screen * self.child_steps(steps)
+        per_child = sum(self.child_steps(f, steps) for f in self.fractions) / len(self.fractions)
+        return self.initial * steps + self.generations * self.offspring * self.screen * per_child
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
         """As many generations as the budget allows after the initial population."""
@@ -77,7 +82,7 @@ class Evolve:
         r = scored.add(samples, reward(samples))
         x, r, samples = survivors(x, r, samples, n)
         steps = list(model.timesteps())
-        times = thinned(last_steps(steps, self.fraction), self.child_steps(len(steps) - 1))
+        times = [thinned(last_steps(steps, f), self.child_steps(f, len(steps) - 1)) for f in self.fractions]
         for g in range(1, self.generations + 1):
             if isinstance(reward, Metered) and reward.calls_left() == 0:
                 break
@@ -92,10 +97,11 @@ class Evolve:
                    "reward_max": r.max().item(), "kept_mean": r.mean().item(), "new": len(picked)})
         return x
 
-    def children(self, model: DiffusionModel, x: Tensor, r: Tensor, times: list[float], generator: torch.Generator,
-                 coins: torch.Generator) -> Tensor:
+    def children(self, model: DiffusionModel, x: Tensor, r: Tensor, times: list[list[float]],
+                 generator: torch.Generator, coins: torch.Generator) -> Tensor:
         """round(screen x offspring x n) = P re-noised parents of the population x (n, ...) with rewards r (n,),
-        re-denoised along `times`, `draws` children from the last network call of each: (P draws, ...)."""
+        in as many equal groups as there are remask fractions, each re-denoised along its `times`, `draws` children
+        from the last network call of each: (P draws, ...)."""
         n = len(x)
         rank = r.argsort(descending=True).argsort().float()  # 0 = best
         parents = max(1, round(self.screen * self.offspring * n))
@@ -106,7 +112,12 @@ class Evolve:
         crossed = torch.rand(len(first), 1, generator=coins) < self.crossover
         take_second = ((torch.arange(first.shape[1]) >= cut) & crossed).to(x.device)
         mixed = torch.where(take_second, second, first).view(len(first), *x.shape[1:])
-        x_t = rollout(model, model.noise_to(mixed, times[0], generator), generator, lambda r: None, times[:-1])
+        return torch.cat([self.redrawn(model, group, path, generator)
+                          for group, path in zip(mixed.tensor_split(len(times)), times) if len(group)])
+
+    def redrawn(self, model: DiffusionModel, x0: Tensor, times: list[float], generator: torch.Generator) -> Tensor:
+        """x0 (P, ...) re-noised to times[0] and re-denoised along `times`: (P draws, ...)."""
+        x_t = rollout(model, model.noise_to(x0, times[0], generator), generator, lambda r: None, times[:-1])
         last = model.predict(x_t, times[-2])
         return model.propose(last.repeat(self.draws) if self.draws > 1 else last, times[-1], generator)
 
