@@ -3,7 +3,7 @@
     python scripts/bench_pmo.py                                        # 20 tasks x 5 seeds, 10,000 calls each
     python scripts/bench_pmo.py --tasks qed,albuterol_similarity --seeds 0 --budget 200
     python scripts/bench_pmo.py --tasks qed -- sampler.remask_fraction=0.5   # overrides after -- go to every run
-    python scripts/bench_pmo.py --jobs 2 --record runs.csv                   # 2 runs at a time; keep each run's row
+    python scripts/bench_pmo.py --jobs 2 --record docs/pmo_runs.csv          # 2 runs at a time; keep each run's row
 
 Each run is `svdd run +experiment=pmo reward.task=<task> seed=<seed> oracle_budget=<budget>` in
 <out>/<task>/seed<seed> (a finished run is reused, so an interrupted benchmark continues); `--jobs N` runs N at a
