@@ -23,7 +23,7 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, Metered, Reward, Sampler, Trace
 from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.particles import check_alpha
-from svdd_cli.samplers.steps import at_least, generator_on_cpu, last_steps, rollout, round_steps, thinned
+from svdd_cli.samplers.steps import at_least, generator_on_cpu, last_steps, redenoise_steps, rollout, thinned
 
 
 class CSMC:
@@ -40,13 +40,8 @@ class CSMC:
         self.iterations, self.alpha, self.fraction = iterations, alpha, remask_fraction
         self.denoise_steps, self.keep_best = denoise_steps, keep_best
 
-    def proposal_steps(self, steps: int) -> int:
-        """Network evaluations per proposal: denoise_steps, at most the k* steps below t*."""
-        below = round_steps(self.fraction, steps)
-        return below if self.denoise_steps is None else min(self.denoise_steps, below)
-
     def nfe(self, steps: int) -> int:
-        return steps + self.iterations * self.proposal_steps(steps)
+        return steps + self.iterations * redenoise_steps(self.fraction, steps, self.denoise_steps)
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
         """As many iterations as the budget allows after the first ancestral pass."""
@@ -59,7 +54,8 @@ class CSMC:
         r = reward(model.decode(x))
         best, best_r = x, r
         steps = list(model.timesteps())
-        times = thinned(last_steps(steps, self.fraction), self.proposal_steps(len(steps) - 1))
+        k = redenoise_steps(self.fraction, len(steps) - 1, self.denoise_steps)
+        times = thinned(last_steps(steps, self.fraction), k)
         for i in range(1, self.iterations + 1):
             if isinstance(reward, Metered) and reward.calls_left() == 0:
                 break

@@ -30,7 +30,7 @@ from torch import Tensor
 from svdd_cli.core import DiffusionModel, Metered, Reward, Sampler, Trace
 from svdd_cli.oracle_calls import sample_key
 from svdd_cli.samplers.budget import fit, resized
-from svdd_cli.samplers.steps import at_least, generator_on_cpu, last_steps, rollout, round_steps, thinned
+from svdd_cli.samplers.steps import at_least, generator_on_cpu, last_steps, redenoise_steps, rollout, thinned
 from svdd_cli.samplers.surrogate import TanimotoGP
 
 
@@ -60,13 +60,8 @@ class Evolve:
         self.fractions, self.crossover, self.kappa = fractions, crossover, kappa
         self.denoise_steps, self.screen, self.draws, self.surrogate = denoise_steps, screen, draws, surrogate
 
-    def child_steps(self, fraction: float, steps: int) -> int:
-        """Network evaluations per child re-noised to t* = fraction: denoise_steps, at most the k* steps below t*."""
-        below = round_steps(fraction, steps)
-        return below if self.denoise_steps is None else min(self.denoise_steps, below)
-
     def nfe(self, steps: int) -> float:
-        per_child = sum(self.child_steps(f, steps) for f in self.fractions) / len(self.fractions)
+        per_child = sum(redenoise_steps(f, steps, self.denoise_steps) for f in self.fractions) / len(self.fractions)
         return self.initial * steps + self.generations * self.offspring * self.screen * per_child
 
     def with_budget(self, nfe_per_sample: int, steps: int) -> Sampler:
@@ -82,7 +77,8 @@ class Evolve:
         r = scored.add(samples, reward(samples))
         x, r, samples = survivors(x, r, samples, n)
         steps = list(model.timesteps())
-        times = [thinned(last_steps(steps, f), self.child_steps(f, len(steps) - 1)) for f in self.fractions]
+        times = [thinned(last_steps(steps, f), redenoise_steps(f, len(steps) - 1, self.denoise_steps))
+                 for f in self.fractions]
         for g in range(1, self.generations + 1):
             if isinstance(reward, Metered) and reward.calls_left() == 0:
                 break

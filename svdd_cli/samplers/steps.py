@@ -30,6 +30,13 @@ def round_steps(fraction: float, steps: int) -> int:
     return max(1, round(fraction * steps))
 
 
+def redenoise_steps(fraction: float, steps: int, thinned_to: int | None) -> int:
+    """Network evaluations to re-denoise from t* = fraction of a pass of `steps` steps: the k* = round_steps of it,
+    or `thinned_to` of them when that is fewer (samplers' `denoise_steps`)."""
+    below = round_steps(fraction, steps)
+    return below if thinned_to is None else min(thinned_to, below)
+
+
 def last_steps(times: Sequence[float], fraction: float) -> list[float]:
     """The times of a pass's last round_steps(fraction) steps: t* = the first of them, down to 0."""
     return list(times[len(times) - 1 - round_steps(fraction, len(times) - 1):])
