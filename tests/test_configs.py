@@ -67,3 +67,20 @@ def test_default_is_the_main_job(compose_config):
     assert cfg.reward._target_.endswith("Enhancer")
     assert cfg.sampler._target_.endswith("SVDD")
     assert cfg.model.path.endswith("checkpoints/dna_mdlm")
+
+
+def test_plain_drops_hydras_per_call_check_and_keeps_the_call(compose_config):
+    """The molecule model's `detokenize` (a `_partial_: true` node) is stored without hydra's wrapper, which
+    re-checks its target on every call (most of the time of decoding a molecule)."""
+    import functools
+
+    from svdd_cli.compose import plain
+
+    node = OmegaConf.to_container(compose_config(["domain=molecule"]).model.detokenize, resolve=True)
+    wrapped = instantiate(node)
+    assert type(wrapped) is not functools.partial  # hydra's subclass: what plain() is for
+    unwrapped = plain(wrapped)
+    assert type(unwrapped) is functools.partial
+    selfies = "[C][C][O]"
+    assert unwrapped(selfies) == wrapped(selfies) == "CCO"
+    assert plain(len) is len

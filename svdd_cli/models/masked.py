@@ -29,6 +29,7 @@ from hydra.utils import instantiate
 from torch import Tensor, nn
 
 from svdd_cli.checkpoint import load_folder, load_module, resolve_device
+from svdd_cli.compose import plain
 from svdd_cli.core import DiffusionModel, Direction, Prediction, ProbsReward, Reward, check_differentiable, reward_name
 from svdd_cli.errors import UserError
 from svdd_cli.models.kernels import gumbel_argmax, unmasking_kernel
@@ -83,7 +84,7 @@ class MaskedDiffusion:
             raise UserError(f"model.top_p={top_p} must be in (0, 1]: the probability mass each position keeps")
         self.top_p = top_p
         self.denoiser, self.vocab, self.length = denoiser, list(vocab), length
-        self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, detokenize, tokenize
+        self.num_steps, self.eps, self.detokenize, self.tokenize = num_steps, eps, plain(detokenize), tokenize
         self._index = {token: i for i, token in enumerate(self.vocab)}
         self._table = np.array([*self.vocab, "?"], dtype=object)
         self.device = torch.device(device)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from svdd_cli.compose import plain
 from svdd_cli.errors import UserError
 
 Features = Callable[[list[Any]], np.ndarray]  # decoded samples -> (B, D) non-negative features
@@ -34,7 +35,7 @@ class TanimotoGP:
             raise ValueError(f"sampler.surrogate.kept={kept} must be >= 1 (scored samples the GP is fitted on)")
         if noise <= 0:
             raise ValueError(f"sampler.surrogate.noise={noise} must be > 0 (the GP's noise variance)")
-        self.features, self.kept, self.noise, self.beta = features, kept, noise, beta
+        self.features, self.kept, self.noise, self.beta = plain(features), kept, noise, beta
 
     def featurize(self, samples: list[Any]) -> Tensor:
         """(B, D) float32 features of decoded samples: `features`, or else the k-mer counts of string samples."""

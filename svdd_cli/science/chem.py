@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from functools import cache
+from functools import cache, lru_cache
 from types import ModuleType
 
 import numpy as np
@@ -26,6 +26,7 @@ def mol_from_smiles(smiles: str) -> Chem.Mol:
     return mol
 
 
+@lru_cache(maxsize=1 << 17)  # a search meets the same molecules again and again
 def canonical_smiles(smiles: str) -> str:
     """RDKit canonical SMILES; '' when it does not parse."""
     try:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import selfies as sf
@@ -16,6 +16,7 @@ from svdd_cli.science.selfies_tokens import FRAGMENTS, TOKENIZERS, scheme_tokens
 PAD = "[nop]"  # SELFIES no-operation symbol: pads rows to a fixed length, skipped by the decoder
 
 
+@lru_cache(maxsize=1 << 17)  # a search decodes the same token rows again and again
 def selfies_to_smiles(selfies: str) -> str:
     """Joined SELFIES tokens -> canonical SMILES; '' when it decodes to no molecule (e.g. a leftover mask)."""
     try:
