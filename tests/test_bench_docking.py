@@ -24,10 +24,10 @@ def test_an_unknown_method_is_one_line_naming_the_known_ones(tmp_path):
 def test_both_methods_stay_within_the_budget_and_the_table_has_their_rows(tmp_path):
     pytest.importorskip("vina")
     done = subprocess.run([sys.executable, SCRIPT, "--budget", "12", "--designs", "2", "--out", str(tmp_path), "--",
-                           "reward.exhaustiveness=1", "likelihood_draws=1"],
+                           "reward.evaluation.exhaustiveness=1", "likelihood_draws=1"],
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     table = (tmp_path / "docking.md").read_text().splitlines()
     rows = [line.split(" | ") for line in table if line.startswith("| evolve") or line.startswith("| best_of_n")]
     assert [r[0] for r in rows] == ["| evolve", "| best_of_n"]
-    assert all(0 < int(r[2]) <= 12 and float(r[3]) < 0 and float(r[6]) == 1.0 for r in rows)  # filters: constraints
+    assert all(0 < int(r[2]) <= 12 and float(r[3]) < 0 and float(r[6]) < 0 and float(r[7]) == 1.0 for r in rows)
