@@ -1,14 +1,15 @@
 """An expensive oracle end to end: PARP1 designs from AutoDock Vina at a budget of distinct calls, svdd's search
-(`+experiment=docking`: evolve + the GP surrogate, MOSES filters as constraints) beside best_of_n with the same
-budget, oracle, constraints and re-docking (on the shipped molecule model's own nucleus, top_p 0.8).
+(`+experiment=molecule_docking`: evolve + the GP surrogate, MOSES filters as constraints) beside best_of_n with the
+same budget, oracle, constraints and re-docking (on the shipped molecule model's own nucleus, top_p 0.8).
 
     python scripts/bench_docking.py                               # seed 0, 500 Vina calls, 64 designs each
-    python scripts/bench_docking.py --budget 40 --designs 8 -- reward.exhaustiveness=1   # a quick check
+    python scripts/bench_docking.py --budget 40 --designs 8 -- reward.evaluation.exhaustiveness=1   # a quick check
 
 Each run goes to <out>/<method>/seed<seed> (a finished run is reused). docking.md, written into <out>, has one row per
 run: distinct Vina calls, the designs' median / top-10 / best Vina score (kcal/mol, lower binds tighter) as the
-search saw them and their median re-docked (the experiment's `reward.evaluation`), their MOSES filter pass rate, wall
-time and the share of it spent in the search's docking (summary.json oracle_calls.oracle_share).
+search saw them and their median re-docked (the experiment's `reward.evaluation`), the molecule domain's headline
+figures (MOSES filters, 7-rings), wall time and the share of it spent in the search's docking (summary.json
+oracle_calls.oracle_share).
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import sys
 from pathlib import Path
 
 from svdd_cli.compose import compose_config
+from svdd_cli.domains.molecule.domain import HEADLINE
 from svdd_cli.run import run
 
-HEAD = ["method", "seed", "Vina calls", "median (kcal/mol)", "top-10", "best", "median re-docked", "MOSES filters",
-        "wall (min)", "docking share"]
+EXPERIMENT = "+experiment=molecule_docking"
+HEAD = ["method", "seed", "Vina calls", "median (kcal/mol)", "top-10", "best", "median re-docked",
+        *(f.column for f in HEADLINE), "wall (min)", "docking share"]
 
 
 def methods(budget: int, designs: int) -> dict[str, list[str]]:
     """method -> its overrides (besides seed and the common ones)."""
-    common = ["+experiment=docking", f"oracle_budget={budget}", f"num_samples={designs}", f"batch_size={designs}"]
+    common = [EXPERIMENT, f"oracle_budget={budget}", f"num_samples={designs}", f"batch_size={designs}"]
     evolve_only = (set(compose_config([*common, "sampler=best_of_n"]).sampler)  # the experiment's evolve settings
                    - set(compose_config(["sampler=best_of_n"]).sampler))
     return {"evolve": common,
@@ -46,7 +49,7 @@ def one_run(method: str, overrides: list[str], folder: Path) -> list[str]:
     calls, reward = done["oracle_calls"], done["reward"]
     scores = [-reward["median"], -reward["top10"], -reward["max"], -done["evaluation_reward"]["median"]]
     return [method, str(done["seed"]), str(calls["distinct"]), *(f"{s:.2f}" for s in scores),
-            f"{done['naturalness'].get('filters', float('nan')):.2f}", f"{done['wall_s'] / 60:.1f}",
+            *(f"{done['naturalness'].get(f.key, float('nan')):.2f}" for f in HEADLINE), f"{done['wall_s'] / 60:.1f}",
             f"{calls.get('oracle_share', float('nan')):.2f}"]
 
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--budget", type=int, default=1000, help="distinct Vina calls per run")
+    parser.add_argument("--budget", type=int, default=compose_config([EXPERIMENT]).oracle_budget,
+                        help="distinct Vina calls per run (default: the experiment's)")
     parser.add_argument("--designs", type=int, default=64, help="designs per run (the population)")
     parser.add_argument("--methods", default="evolve,best_of_n")
     parser.add_argument("--out", type=Path, default=Path("results/docking"))

@@ -19,7 +19,8 @@ DOCS = re.compile(r"(?<![\w/.-])(?<!--out )(docs/[\w*./-]*[\w*-])")  # not where
 PARENT = re.compile(r"(?<![\w/.])(\.\./[\w*./-]*[\w*-])")
 # markdown files that svdd and its scripts write into a run or output folder: names, not citations
 WRITTEN = {"report.md": "svdd_cli/report.py", "results.md": "scripts/compare_samplers.py",
-           "frontier.md": "scripts/frontier.py", "pmo.md": "scripts/bench_pmo.py"}
+           "frontier.md": "scripts/frontier.py", "pmo.md": "scripts/bench_pmo.py",
+           "docking.md": "scripts/bench_docking.py"}
 ALGORITHMS_ITEMS = re.compile(r"docs/algorithms\.md,? items? (\d+(?:, ?\d+|-\d+)*)")
 ITEM = re.compile(r"^(\d+)\. \*\*", re.MULTILINE)
 SELF = "tests/test_docs.py"  # plants bad citations on purpose
