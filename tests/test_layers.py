@@ -18,7 +18,7 @@ from svdd_cli.models.masked import MaskedDiffusion
 
 PACKAGE = Path(__file__).resolve().parent.parent / "svdd_cli"
 LAYERS = [  # lowest first; a module may import its own layer and the ones below
-    ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs|oracle_calls)$"),
+    ("base", r"svdd_cli\.(errors|settings|core|assets|checkpoint|compose|outputs|oracle_calls|fronts)$"),
     ("library", r"svdd_cli\.(models|rewards|domains|value|naturalness|science|constraints)(\..+)?$"),
     ("samplers", r"svdd_cli\.samplers(\..+)?$"),
     ("app", r"svdd_cli\.(api|result|writer|run|train_value|training|summary|plots|report|merge)$"),
