@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
 from svdd_cli.errors import ModelFailed, OracleError, RewardFailed, UserError
 from svdd_cli.settings import PRECISIONS
+
+if TYPE_CHECKING:
+    from svdd_cli.fronts import Objectives
 
 log = logging.getLogger("svdd")
 
@@ -239,6 +242,38 @@ def check_differentiable(reward: Reward, capability: type, sampler: str) -> None
 
 
 @runtime_checkable
+class MultiObjective(Protocol):
+    """A reward of several objectives (reward=pareto; svdd_cli.fronts, docs/pareto.md): a vector per sample, turned
+    into one number per row by the weights of the output the row is a candidate for, so that a batch's outputs
+    spread along the front. Its __call__ scores row j for output j."""
+
+    objectives: Objectives
+
+    def objective_values(self, samples: list[Any]) -> Tensor:
+        """Decoded batch -> (B, K) oriented values (higher is better), each row a function of its sample alone: the
+        oracle calls, what a run's ledger keeps."""
+
+    def scalarise(self, values: Tensor, outputs: Tensor) -> Tensor:
+        """values (B, K) of candidates for the outputs (B,) (indices in the sampler's batch) -> (B,); no oracle call."""
+
+
+def output_rewards(reward: Reward, samples: list[Any], outputs: Tensor) -> Tensor:
+    """(B,) rewards of decoded samples that are candidates for `outputs` (B,), the index in the sampler's batch of
+    the output each row may become: a MultiObjective reward scalarises each row by its output's weights, any other
+    reward is reward(samples). Samplers that know their layout (svdd's M candidates per output, best_of_n's N,
+    particles) call this; a plain reward(samples) scores row j for output j."""
+    if isinstance(reward, MultiObjective):
+        return reward.scalarise(reward.objective_values(samples), outputs.cpu())
+    return reward(samples)
+
+
+def per_output(n: int, rows: int) -> Tensor:
+    """outputs (rows,) of a batch laid out as n blocks of rows / n candidates, output i's block i-th:
+    [0, .., 0, 1, .., 1, ...]."""
+    return torch.arange(n).repeat_interleave(rows // n)
+
+
+@runtime_checkable
 class OracleStats(Protocol):
     """An oracle that reports its own counters (cache hits, failures) for summary.json."""
 
@@ -416,10 +451,14 @@ class CountedReward:
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
-        # the oracle as called: through the run's ledger of distinct calls (repeats free, budget) when there is one
         self.ledger = ledger
-        self.oracle: Callable[[list[Any]], Any] = (reward if ledger is None else
-                                                   functools.partial(ledger.score, reward))
+        self.oracle = self.through_ledger(reward)
+        self.width: tuple[int, ...] = ()  # the shape of one sample's value: a number
+
+    def through_ledger(self, oracle: Callable[[list[Any]], Any]) -> Callable[[list[Any]], Any]:
+        """The oracle as called: through the run's ledger of distinct calls (repeats free, budget) when there is
+        one."""
+        return oracle if self.ledger is None else functools.partial(self.ledger.score, oracle)
 
     def calls_left(self) -> int | None:
         """Distinct oracle calls this run may still make (core.Metered); None: no oracle_budget."""
@@ -427,45 +466,51 @@ class CountedReward:
 
     def __call__(self, samples: list[Any]) -> Tensor:
         """(B,) scores; with `feasible`, a sample that breaks a constraint gets `penalty` without an oracle call."""
+        return self._values(samples)
+
+    def _values(self, samples: list[Any]) -> Tensor:
+        """(B, *width) values, `penalty` for infeasible samples (no oracle call) and invalid ones."""
         if self.feasible is None:
             return self._scored(samples)
         ok = self.feasible(samples)
-        r = torch.full((len(samples),), float(self.penalty))
+        r = torch.full((len(samples), *self.width), float(self.penalty))
         if ok.any():
             r[ok] = self._scored([s for s, keep in zip(samples, ok.tolist()) if keep])
         return r
 
     def _scored(self, samples: list[Any]) -> Tensor:
         self.counters.reward_calls += len(samples)
-        error = ""
+        error, shape = "", (len(samples), *self.width)
         try:
             r = torch.as_tensor(self._timed(self.oracle, samples)).float().cpu()
         except RewardFailed:
             raise
         except OracleError as err:  # the whole batch failed: no retry sample by sample
-            r, error = torch.full((len(samples),), math.nan), f"{type(err).__name__}: {err}"
+            r, error = torch.full(shape, math.nan), f"{type(err).__name__}: {err}"
         except Exception as err:  # find the samples it fails on, score the others
             values, errors = zip(*(self._one(s) for s in samples)) if samples else ((), ())
-            r, error = torch.tensor(values, dtype=torch.float32), next((e for e in errors if e), f"{err}")
-        if r.shape != (len(samples),):
+            r = torch.stack(values) if values else torch.zeros(shape)
+            error = next((e for e in errors if e), f"{err}")
+        if r.shape != shape:
+            what = "one number per sample" if not self.width else f"{self.width[0]} numbers per sample"
             raise RewardFailed(f"reward={self.name} returned shape {tuple(r.shape)} for {len(samples)} samples; "
-                               f"a reward returns one number per sample, shape ({len(samples)},)")
-        bad = ~torch.isfinite(r)
+                               f"a reward returns {what}, shape {shape}")
+        bad = ~torch.isfinite(r).view(len(samples), -1).all(1)  # a sample with any NaN/inf value
         self.counters.invalid_rewards += int(bad.sum())
         self.seen, self.invalid = self.seen + len(samples), self.invalid + int(bad.sum())
         if self.seen >= self.min_values and self.invalid > self.max_invalid_fraction * self.seen:
             why = error.splitlines()[-1] if error.strip() else "it returned NaN/inf"
             raise RewardFailed(f"reward={self.name} gave no valid value for {self.invalid} of {self.seen} "
                                f"samples ({why}); finished batches are kept (max_invalid_fraction=1.0 never stops)")
-        return r.masked_fill(bad, self.penalty)
+        return r.masked_fill(bad.view(-1, *[1] * len(self.width)), self.penalty)
 
-    def _one(self, sample: Any) -> tuple[float, str]:
+    def _one(self, sample: Any) -> tuple[Tensor, str]:
         try:
-            return float(self._timed(self.oracle, [sample])[0]), ""
+            return torch.as_tensor(self._timed(self.oracle, [sample])[0]).float().cpu().reshape(self.width), ""
         except RewardFailed:
             raise
         except Exception as err:
-            return math.nan, f"{type(err).__name__}: {err}"
+            return torch.full(self.width, math.nan), f"{type(err).__name__}: {err}"
 
     def _timed(self, function: Callable[[list[Any]], Any], samples: list[Any]) -> Any:
         """function(samples), or RewardFailed when it takes longer than `timeout` seconds."""
@@ -513,6 +558,28 @@ class CountedProbsReward(CountedReward):
         return self.inner.score_probs(probs)
 
 
+class CountedMultiObjective(CountedReward):
+    """A counted MultiObjective: the ledger keeps each sample's vector of objective values (a number depending on
+    the batch is never cached); invalid or infeasible samples get `penalty` in every objective (oriented: worst)."""
+
+    def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
+                 timeout: float | None = None, min_values: int = 1, name: str | None = None,
+                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
+        self.objectives = reward.objectives
+        self.oracle = self.through_ledger(reward.objective_values)
+        self.width = (len(self.objectives.names),)
+
+    def objective_values(self, samples: list[Any]) -> Tensor:
+        return self._values(samples)
+
+    def scalarise(self, values: Tensor, outputs: Tensor) -> Tensor:
+        return self.inner.scalarise(values, outputs)
+
+    def __call__(self, samples: list[Any]) -> Tensor:
+        return self.scalarise(self.objective_values(samples), torch.arange(len(samples)))
+
+
 class CountedImageReward(CountedReward):
     """A counted ImageReward; score_images counts like __call__."""
 
@@ -528,8 +595,10 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
     differentiable capability as `reward`; `name` (default reward_name) is what its messages call it; `ledger`:
     the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls); `feasible`: the
     run's hard constraints (infeasible samples get `penalty` without an oracle call)."""
-    if isinstance(reward, ProbsReward):
-        kind: type[CountedReward] = CountedProbsReward
+    if isinstance(reward, MultiObjective):
+        kind: type[CountedReward] = CountedMultiObjective
+    elif isinstance(reward, ProbsReward):
+        kind = CountedProbsReward
     elif isinstance(reward, ImageReward):
         kind = CountedImageReward
     else:

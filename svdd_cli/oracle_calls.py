@@ -13,7 +13,7 @@ import csv
 import hashlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from torch import Tensor
 FIELDS = ["order", "sample", "score"]
 PMO_TOP_N = 10  # PMO's score: AUC of the mean of the best 10 ...
 PMO_LOG_EVERY = 100  # ... evaluated every 100 calls, trapezoids in between
+Score = float | tuple[float, ...]  # a sample's score: a number, or one per objective (reward=pareto)
 
 
 def sample_key(sample: Any) -> str:
@@ -40,18 +41,27 @@ class OracleLedger:
     """Each distinct sample scored once, in call order; repeats are free. budget: distinct calls allowed (None:
     no limit). Once it is spent, an unseen sample is not scored: it gets `unscored` (below every real score, so
     selection keeps what the oracle has seen) and `refused_sample()` says so. A call that raises records nothing:
-    the caller scores those samples one by one (core.CountedReward)."""
+    the caller scores those samples one by one (core.CountedReward). `objectives`: the oracle returns one oriented
+    value per objective and sample (B, K) (reward=pareto): each sample's vector is kept, in one column per
+    objective of oracle_calls.csv, `unscored` in each of them when the budget refused it."""
 
     def __init__(self, budget: int | None = None, unscored: float = -1000.0, path: Path | None = None,
-                 key: Callable[[Any], str] = sample_key) -> None:
+                 key: Callable[[Any], str] = sample_key, objectives: Sequence[str] | None = None) -> None:
         self.budget, self.unscored, self.path, self.key = budget, unscored, path, key
-        self.scores: dict[str, float] = {}  # key -> score, in call order (dicts keep insertion order)
+        self.objectives = tuple(objectives) if objectives else None  # a vector per sample (core.MultiObjective)
+        self.fields = [*FIELDS[:2], *(self.objectives or FIELDS[2:])]
+        self.scores: dict[str, Score] = {}  # key -> score, in call order (dicts keep insertion order)
         self.repeats = 0  # calls answered from the cache
         self.seconds = 0.0  # spent inside the oracle by this sitting
         self.unpaid: set[str] = set()  # keys of unseen samples not scored because the budget was spent
         if path is not None and path.exists():  # a resumed run: its calls stay paid for
             with open(path, newline="") as f:
-                self.scores = {row["sample"]: float(row["score"]) for row in csv.DictReader(f)}
+                self.scores = {row["sample"]: self._value([float(row[c]) for c in self.fields[2:]])
+                               for row in csv.DictReader(f)}
+
+    def _value(self, values: list[float]) -> Score:
+        """A sample's score as kept: a number, or a tuple of one number per objective."""
+        return tuple(values) if self.objectives else values[0]
 
     @property
     def refused(self) -> int:
@@ -75,8 +85,9 @@ class OracleLedger:
         return self.key(sample) in self.unpaid and self.key(sample) not in self.scores
 
     def score(self, oracle: Callable[[list[Any]], Any], samples: list[Any]) -> Tensor:
-        """(B,) scores of `samples`: cached ones from the ledger, unseen ones from oracle(unseen) while the budget
-        lasts (in order; the rest get `unscored`). Raw values are kept, NaN included: the caller handles them."""
+        """(B,) scores of `samples` ((B, K) with objectives): cached ones from the ledger, unseen ones from
+        oracle(unseen) while the budget lasts (in order; the rest get `unscored`). Raw values are kept, NaN
+        included: the caller handles them."""
         keys = [self.key(s) for s in samples]
         todo: dict[str, Any] = {}
         for k, s in zip(keys, samples):
@@ -93,12 +104,18 @@ class OracleLedger:
                 values = torch.as_tensor(oracle([todo[k] for k in asked])).float().cpu()  # may raise: none recorded
             finally:
                 self.seconds += time.perf_counter() - started
-            if values.shape != (len(asked),):  # the caller's shape check names the reward: give it one row per
-                if values.ndim and len(values) == len(asked) == len(todo):  # sample where the rows line up
+            if values.shape != (len(asked), *self.width):  # the caller's shape check names the reward: give it
+                if values.ndim and len(values) == len(asked) == len(todo):  # one row per sample where they line up
                     return values[[asked.index(k) for k in keys]]
                 return values
-            self._record(dict(zip(asked, values.tolist())))
-        return torch.tensor([self.scores.get(k, self.unscored) for k in keys], dtype=torch.float32)
+            self._record({k: self._value(v) if self.objectives else v for k, v in zip(asked, values.tolist())})
+        refused = self._value([self.unscored] * len(self.fields[2:]))
+        return torch.tensor([self.scores.get(k, refused) for k in keys], dtype=torch.float32)
+
+    @property
+    def width(self) -> tuple[int, ...]:
+        """The shape of one sample's score: () a number, (K,) one per objective."""
+        return (len(self.objectives),) if self.objectives else ()
 
     def _record(self, new: dict[str, float]) -> None:
         start = self.calls
@@ -109,13 +126,18 @@ class OracleLedger:
         with open(self.path, "a", newline="") as f:
             writer = csv.writer(f)
             if fresh:
-                writer.writerow(FIELDS)
-            writer.writerows([start + i, k, v] for i, (k, v) in enumerate(new.items()))
+                writer.writerow(self.fields)
+            writer.writerows([start + i, k, *(v if isinstance(v, tuple) else [v])]
+                             for i, (k, v) in enumerate(new.items()))
 
     def summary(self) -> dict[str, Any]:
         """summary.json's `oracle_calls`: distinct calls, repeats, seconds inside the oracle (this sitting's), the
         best-so-far curve (top-1 and top-10 mean after every PMO_LOG_EVERY calls, and at the end) and PMO's AUC
-        top-10 at max(budget, calls) calls."""
+        top-10 at max(budget, calls) calls; with objectives no single score ranks the calls: those four are None
+        (summary.json's `pareto` block judges the samples)."""
+        if self.objectives:
+            return {"distinct": self.calls, "repeats": self.repeats, "refused": self.refused, "budget": self.budget,
+                    "oracle_s": round(self.seconds, 3), "top1": None, "top10": None, "auc_top10": None, "curve": []}
         scores = [v for v in self.scores.values()]
         horizon = max(self.budget or 0, len(scores))
         return {"distinct": len(scores), "repeats": self.repeats, "refused": self.refused,
