@@ -30,10 +30,28 @@ def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: 
     except MissingConfigException:  # Hydra's multi-line report: one line with the options instead
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
-                        + ", ".join(a for a in available if a != "composite")) from None
+                        + ", ".join(a for a in available if a not in ("composite", "pareto"))) from None
     node = OmegaConf.to_container(OmegaConf.merge(cfg.reward, options), resolve=True)
     node.pop("evaluation", None)  # a held-out oracle is reported next to a run's reward, never summed
     return instantiate_part(node, f"reward.terms.{name}")
+
+
+def shared_domains(terms: Mapping[str, Reward]) -> tuple[str, ...] | None:
+    """The domains every domain-restricted term scores (None when no term is restricted); a UserError when they
+    share none."""
+    restricted = [t.domains for t in terms.values() if isinstance(t, DomainRestricted)]
+    if not restricted:
+        return None
+    domains = tuple(d for d in restricted[0] if all(d in r for r in restricted))
+    if not domains:
+        raise UserError(f"reward.terms {', '.join(terms)} share no domain; combine rewards of one domain")
+    return domains
+
+
+def term_stats(terms: Mapping[str, Reward]) -> dict[str, float]:
+    """Every term's oracle stats, prefixed by its name."""
+    return {f"{name}.{k}": v for name, term in terms.items() if isinstance(term, OracleStats)
+            for k, v in term.stats().items()}
 
 
 class Composite:
@@ -46,11 +64,9 @@ class Composite:
         options = options or {}
         self.weights = {name: float(weight) for name, weight in terms.items()}
         self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints) for name in self.weights}
-        restricted = [t.domains for t in self.terms.values() if isinstance(t, DomainRestricted)]
-        if restricted:  # the domains every restricted term scores; no `domains` when no term is restricted
-            self.domains = tuple(d for d in restricted[0] if all(d in r for r in restricted))
-            if not self.domains:
-                raise UserError(f"reward.terms {', '.join(self.terms)} share no domain; combine rewards of one domain")
+        domains = shared_domains(self.terms)
+        if domains is not None:  # no `domains` when no term is restricted
+            self.domains = domains
 
     def __call__(self, samples: list[Any]) -> Tensor:
         total = torch.zeros(len(samples))
@@ -60,5 +76,4 @@ class Composite:
 
     def stats(self) -> dict[str, float]:
         """Every term's oracle stats, prefixed by its name."""
-        return {f"{name}.{k}": v for name, term in self.terms.items() if isinstance(term, OracleStats)
-                for k, v in term.stats().items()}
+        return term_stats(self.terms)
