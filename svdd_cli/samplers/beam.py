@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fit, fit_first, resized
 from svdd_cli.samplers.schedules import Schedule, constant
 from svdd_cli.samplers.selection import categorical
@@ -91,8 +91,9 @@ class Beam:
                 pred = pred_c
                 trace({"step": step, "t": t, "beams": widths[step]})
                 continue
-            score = (reward(model.decode(x_c)) if final else
-                     self.score(model, reward, pred_c, times[step + 1:], generator)).view(n, c)
+            outputs = per_output(n, len(x_c))
+            score = (output_rewards(reward, model.decode(x_c), outputs) if final else
+                     self.score(model, reward, pred_c, times[step + 1:], outputs, generator)).view(n, c)
             unique = dedupe(x_c.view(n, c, *x_c.shape[1:]), score)  # repeats of a child -> -inf
             kept = self.choose(unique, min(widths[step + 1], c), final, generator)  # (n, B_{j+1})
             rows = (kept + torch.arange(n)[:, None] * c).flatten().to(x_c.device)
@@ -112,14 +113,15 @@ class Beam:
         return categorical(probs, generator).view(n, width)
 
     def score(self, model: DiffusionModel, reward: Reward, pred: Prediction, times: Sequence[float],
-              generator: torch.Generator) -> Tensor:
-        """Scores (rows,) of children at times[0]: r(x0-hat) after up to L more pre-trained steps."""
+              outputs: Tensor, generator: torch.Generator) -> Tensor:
+        """Scores (rows,) of children at times[0]: r(x0-hat) after up to L more pre-trained steps; outputs
+        (rows,): the output each child is for."""
         for s in times[1:self.lookahead + 1]:
             x = model.propose(pred, s, generator)
             if s == times[-1]:  # reached x_0: score it directly
-                return reward(model.decode(x))
+                return output_rewards(reward, model.decode(x), outputs)
             pred = model.predict(x, s)
-        return reward(model.decode(pred.x0))
+        return output_rewards(reward, model.decode(pred.x0), outputs)
 
 
 def dedupe(x: Tensor, score: Tensor) -> Tensor:

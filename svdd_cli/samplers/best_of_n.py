@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.steps import at_least, rollout
 
@@ -31,7 +31,7 @@ class BestOfN:
                trace: Trace) -> Tensor:
         big_n = self.candidates(len(model.timesteps()) - 1)
         x = rollout(model, model.init(n * big_n, generator), generator, trace)  # (n*N, ...)
-        r = reward(model.decode(x)).view(n, big_n)
+        r = output_rewards(reward, model.decode(x), per_output(n, len(x))).view(n, big_n)
         best = r.argmax(1) + torch.arange(n) * big_n
         trace({"step": "final", "num_candidates": big_n, "reward_mean": r.mean().item(),
                "reward_max": r.max().item(), "kept_mean": r.max(1).values.mean().item()})

@@ -40,12 +40,12 @@ class FK(ParticleSampler):
         times, x, pred = start(model, n * self.k, generator)  # (n*K, ...)
         steps = len(times) - 1
         initial = torch.full((n * self.k,), self.potential.initial)
-        g, carry = self.potential(initial, value(model, reward, x, pred))
+        g, carry = self.potential(initial, value(model, reward, x, pred, n))
         log_path = self.lam * g  # (n*K,) log prod_u G_u along each particle's lineage
         log_w, log_z = log_path.view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = model.propose(pred, s, generator)  # bootstrap: x_s ~ p_pre(. | x_t)
-            pred, r = predict_value(model, reward, x, s, step == steps - 1)  # r_s = r(x0-hat(x_s)); r(x_0) at the end
+            pred, r = predict_value(model, reward, x, s, step == steps - 1, n)  # r_s = r(x0-hat(x_s)); r(x_0) last
             g, carry = self.potential(carry, r)
             log_path = log_path + self.lam * g
             log_w = log_w + self.lam * g.view(n, self.k)  # incremental weight G_s

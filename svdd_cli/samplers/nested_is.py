@@ -47,11 +47,11 @@ class NestedIS(ParticleSampler):
         b, m = n * self.k, self.m
         times, x, pred = start(model, b, generator)  # (n*K, ...)
         steps = len(times) - 1
-        v = value(model, reward, x, pred)  # v_T(x_T), (n*K,)
+        v = value(model, reward, x, pred, n)  # v_T(x_T), (n*K,)
         log_w, log_z = (v / self.alpha).view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x_c = model.propose(pred.repeat(m), s, generator)  # (n*K*M, ...) candidates
-            pred_c, v_c = predict_value(model, reward, x_c, s, step == steps - 1)  # v^(m); r(x_0^(m)) at the end
+            pred_c, v_c = predict_value(model, reward, x_c, s, step == steps - 1, n)  # v^(m); r(x_0^(m)) at the end
             v_c = v_c.view(b, m)
             keep = categorical(torch.softmax(v_c / self.alpha, 1), generator) + torch.arange(b) * m
             nested = torch.logsumexp(v_c / self.alpha, 1) - math.log(m) - v / self.alpha

@@ -69,13 +69,13 @@ class ParticleGibbs:
             x[clamp] = reference[:, 0].to(x.device)  # the reference's own x_T (Gaussian models: not a fresh draw)
         pred = model.predict(x, times[0])
         states, parents = [x], []  # the particles after each step, and the rows they copied at the next one
-        log_g = value(model, reward, x, pred) / self.alpha
+        log_g = value(model, reward, x, pred, n) / self.alpha
         log_w = log_g.view(n, k)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = model.propose(pred, s, generator)
             if reference is not None:
                 x[clamp] = reference[:, step + 1].to(x.device)  # particle 0 follows the reference
-            pred, v = predict_value(model, reward, x, s, step == steps - 1)
+            pred, v = predict_value(model, reward, x, s, step == steps - 1, n)
             log_g_s = v / self.alpha
             log_w = log_w + (log_g_s - log_g).view(n, k)
             ess_w = ess(log_w)  # (n,)

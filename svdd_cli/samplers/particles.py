@@ -11,7 +11,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.overlap import predict_and_score
 from svdd_cli.samplers.resampling import Resampled, Resampling, Scheme, ess, systematic
@@ -67,18 +67,20 @@ def check_alpha(alpha: float) -> None:
         raise ValueError(f"sampler.alpha={alpha} must be > 0 (the target is p(x) exp(r(x) / alpha))")
 
 
-def predict_value(model: DiffusionModel, reward: Reward, x: Tensor, s: float,
-                  final: bool) -> tuple[Prediction | None, Tensor]:
+def predict_value(model: DiffusionModel, reward: Reward, x: Tensor, s: float, final: bool,
+                  n: int) -> tuple[Prediction | None, Tensor]:
     """x's prediction at time s and its value r(x0-hat(x)) (B,), each chunk scored while the next goes through the
-    network (overlap.py); at the final step x is clean: (None, r(x)). 1 NFE per row, none at the final step."""
+    network (overlap.py); at the final step x is clean: (None, r(x)). 1 NFE per row, none at the final step.
+    x holds n outputs' particles (or candidates) in n blocks (core.per_output)."""
     if final:
-        return None, reward(model.decode(x))
-    return predict_and_score(model, reward, x, s)
+        return None, output_rewards(reward, model.decode(x), per_output(n, len(x)))
+    return predict_and_score(model, reward, x, s, outputs=per_output(n, len(x)))
 
 
-def value(model: DiffusionModel, reward: Reward, x: Tensor, pred: Prediction | None) -> Tensor:
-    """r(x0-hat(x)) from x's prediction, or r(x) when x is clean (pred is None): (B,)."""
-    return reward(model.decode(x if pred is None else pred.x0))
+def value(model: DiffusionModel, reward: Reward, x: Tensor, pred: Prediction | None, n: int) -> Tensor:
+    """r(x0-hat(x)) from x's prediction, or r(x) when x is clean (pred is None): (B,); x holds n outputs'
+    particles in n blocks."""
+    return output_rewards(reward, model.decode(x if pred is None else pred.x0), per_output(n, len(x)))
 
 
 def record(step: int, t: float, v: Tensor, log_w: Tensor, res: Resampled) -> dict[str, object]:

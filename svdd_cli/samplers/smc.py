@@ -35,11 +35,11 @@ class SMC(ParticleSampler):
         """All n*K particles (one batch) with their weights; the last trace record holds the weights."""
         times, x, pred = start(model, n * self.k, generator)  # (n*K, ...)
         steps = len(times) - 1
-        log_g = self.lam(times[0]) * value(model, reward, x, pred) / self.alpha  # log G_T(x_T), (n*K,)
+        log_g = self.lam(times[0]) * value(model, reward, x, pred, n) / self.alpha  # log G_T(x_T), (n*K,)
         log_w, log_z = log_g.view(n, self.k), torch.zeros(n)
         for step, (t, s) in enumerate(zip(times[:-1], times[1:])):
             x = model.propose(pred, s, generator)  # bootstrap: x_s ~ p_pre(. | x_t)
-            pred, v = predict_value(model, reward, x, s, step == steps - 1)  # v_s = r(x0-hat(x_s)); r(x_0) at the end
+            pred, v = predict_value(model, reward, x, s, step == steps - 1, n)  # v_s = r(x0-hat(x_s)); r(x_0) last
             log_g_s = self.lam(s) * v / self.alpha  # lambda_0 = 1: G_0 = exp(r(x_0) / alpha)
             log_w = log_w + (log_g_s - log_g).view(n, self.k)  # log w += log G_s(x_s) - log G_t(x_t)
             res = self.resampling(log_w, step / steps, generator)

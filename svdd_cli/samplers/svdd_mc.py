@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fixed
 from svdd_cli.samplers.selection import keep
 from svdd_cli.samplers.steps import at_least, start
@@ -42,7 +42,8 @@ class SVDDMC:
         for step, (t, s) in enumerate(pairwise(times)):
             final = step == steps - 1
             x_s = model.propose(pred.repeat(self.m), s, generator)  # (n*M, ...)
-            v = reward(model.decode(x_s)) if final else self.net.value(x_s, s).float().cpu()
+            v = (output_rewards(reward, model.decode(x_s), per_output(n, len(x_s))) if final else
+                 self.net.value(x_s, s).float().cpu())
             rows, stats = keep(v.view(n, self.m), self.alpha, generator)
             x = x_s[rows.to(x_s.device)]
             if not final:

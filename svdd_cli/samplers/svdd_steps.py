@@ -17,7 +17,7 @@ from itertools import pairwise
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace
+from svdd_cli.core import DiffusionModel, Prediction, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.overlap import predict_and_score
 from svdd_cli.samplers.selection import keep
@@ -86,18 +86,20 @@ class SVDDSteps:
                    generator: torch.Generator) -> tuple[Tensor, Prediction | None, Tensor]:
         """M candidates x_s (B*M, ...) per row of pred, their predictions (None at x_0) and values (B, M)."""
         x_s = model.propose(pred.repeat(self.m), s, generator)  # (B*M, ...)
+        outputs = per_output(len(pred.x0), len(x_s))  # candidate b*M + m is one for output b
         if final:  # the candidates are clean samples: their true reward
-            return x_s, None, reward(model.decode(x_s)).view(-1, self.m)
+            return x_s, None, output_rewards(reward, model.decode(x_s), outputs).view(-1, self.m)
         if self.k == 1:  # posterior-mean values, a chunk scored while the next goes through the network
-            pred_s, v = predict_and_score(model, reward, x_s, s)
+            pred_s, v = predict_and_score(model, reward, x_s, s, outputs=outputs)
         else:
             pred_s = model.predict(x_s, s)
-            v = self.soft_value(model, reward, pred_s, generator)
+            v = self.soft_value(model, reward, pred_s, outputs, generator)
         return x_s, pred_s, v.view(-1, self.m)
 
-    def soft_value(self, model: DiffusionModel, reward: Reward, pred: Prediction,
+    def soft_value(self, model: DiffusionModel, reward: Reward, pred: Prediction, outputs: Tensor,
                    generator: torch.Generator) -> Tensor:
-        """(B*M,) soft values alpha * log mean_k exp(r(x0_k) / alpha) over K sampled completions."""
+        """(B*M,) soft values alpha * log mean_k exp(r(x0_k) / alpha) over K sampled completions; outputs (B*M,):
+        the output each row is a candidate for."""
         draws = torch.cat([model.sample_x0(pred, generator) for _ in range(self.k)])  # (K*B*M, ...)
-        r = reward(model.decode(draws)).view(self.k, -1)
+        r = output_rewards(reward, model.decode(draws), outputs.repeat(self.k)).view(self.k, -1)
         return self.alpha * (torch.logsumexp(r / self.alpha, dim=0) - math.log(self.k))
