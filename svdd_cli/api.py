@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import Tensor
 
 from svdd_cli.compose import compose_config, instantiate_part
 from svdd_cli.constraints import Constraint, Constraints
@@ -37,6 +38,7 @@ from svdd_cli.core import (
     Domain,
     DomainRestricted,
     FunctionReward,
+    MultiObjective,
     OracleStats,
     Reward,
     Sampler,
@@ -134,7 +136,7 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
                                                 "constraints": constraints.record()}
     labels = labels or default_labels(domain, reward, sampler)
     writer = RunWriter(Path(out) if out is not None else None, config, domain, labels, resume, record,
-                       device_name(model.device))
+                       device_name(model.device), reward.objectives if isinstance(reward, MultiObjective) else None)
     with writer:
         if writer.finished:
             print(f"{writer.folder} is already finished; nothing to do")
@@ -176,12 +178,12 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         except BaseException:
             writer.finish("failed", [], oracle_stats(reward))
             raise
-        reference = []
+        reference, reference_values = [], None
         if config.shard == 0 and config.reference_samples > 0:
             with logged("reference", f"{config.reference_samples} samples of the pre-trained model, scored "
                         "(reference_samples=0 skips them)"):
-                reference = reference_rewards(model, reward, config, labels.get("reward"))
-        writer.finish("finished", reference, oracle_stats(reward))
+                reference, reference_values = reference_rewards(model, reward, config, labels.get("reward"))
+        writer.finish("finished", reference, oracle_stats(reward), reference_values)
         return writer.result()
 
 
@@ -283,9 +285,16 @@ def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel,
                            config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger,
                            feasible=constraints.feasible if constraints else None)  # final scores: not sampling NFE
     with phase(times, "final scores"):
-        rewards = score(samples).tolist()
+        if isinstance(score, MultiObjective):  # each sample's objectives, scalarised for its own output
+            values = score.objective_values(samples)
+            rewards = score.scalarise(values, torch.arange(n)).tolist()
+        else:
+            rewards = score(samples).tolist()
     unscored = [ledger.refused_sample(s) or not ok for s, ok in zip(samples, checked.get("feasible", [True] * n))]
     columns["reward"] = [math.nan if u else r for r, u in zip(rewards, unscored)]
+    if isinstance(score, MultiObjective):  # objective_<name>: each term's own value
+        columns |= {c: [math.nan if u else v for v, u in zip(column, unscored)]
+                    for c, column in score.objectives.raw_columns(values).items()}
     columns["evaluation_reward"] = [None] * n
     if evaluation is not None:
         with phase(times, "evaluation"):
@@ -305,15 +314,20 @@ def timed(counters: Counters) -> Iterator[None]:
         counters.stop()
 
 
-def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings, name: str | None = None) -> list[float]:
+def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings,
+                      name: str | None = None) -> tuple[list[float], Tensor | None]:
     """Rewards of `reference_samples` ancestral samples: the pre-trained model's distribution (`name`: the
-    reward's name in messages)."""
+    reward's name in messages); with a MultiObjective reward also their oriented objective values (n, K)."""
     from svdd_cli.samplers.ancestral import Ancestral
 
     if config.reference_samples < 1:
-        return []
+        return [], None
     generator = torch.Generator(model.device).manual_seed(config.seed + 7_777_777)
     counted = counted_model(model, Counters(), config.max_batch, config.precision)
     x = Ancestral().sample(counted, reward, config.reference_samples, generator, lambda record: None)
     score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout, name=name)
-    return score(model.decode(x)).tolist()
+    samples = model.decode(x)
+    if isinstance(score, MultiObjective):
+        values = score.objective_values(samples)
+        return score.scalarise(values, torch.arange(len(samples))).tolist(), values
+    return score(samples).tolist(), None

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 
 from svdd_cli.core import Counters
 from svdd_cli.errors import UserError
+from svdd_cli.fronts import Objectives, front_summary, with_ranks
 from svdd_cli.outputs import write_atomic, write_csv
 from svdd_cli.summary import make_plots, summarise
 
@@ -51,12 +52,19 @@ def merge_shards(folders: list[Path], out: Path) -> Path:
     for sub in (d for f in folders for d in f.iterdir() if d.is_dir() and not d.name.startswith(".")):
         shutil.copytree(sub, out / sub.name, dirs_exist_ok=True)  # per-sample files, e.g. images/<id>.png
     domain = instantiate(settings[0]["domain"])
+    first = json.loads((by_shard[0] / "summary.json").read_text())
+    front = None
+    if "pareto" in first:  # reward=pareto: the merged front and its ranks (no reference samples' values kept)
+        objectives = Objectives.from_record(first["pareto"]["objectives"])
+        front, ranks = front_summary(objectives, rows)
+        rows = with_ranks(rows, ranks, objectives)
     write_csv(out / "samples.csv", rows)
     domain.write_native(out, rows)
-    first = json.loads((by_shard[0] / "summary.json").read_text())
     reference = states[by_shard[0]]["reference"]
     summary = summarise(dict(settings[0], num_shards=1), first["choices"], domain, rows, reference, counters,
                         first["device"], "finished", first["oracle"])
+    if front is not None:
+        summary["pareto"] = front
     summary["merged_from"] = [str(by_shard[k]) for k in range(num_shards)]
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     make_plots(out, rows, reference, summary)

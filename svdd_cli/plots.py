@@ -5,12 +5,19 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from svdd_cli.fronts import pareto_ranks  # noqa: E402
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from svdd_cli.fronts import Objectives
 
 
 def reward_histogram(rewards: list[float], reference: list[float], label: str, path: Path, title: str = "",
@@ -61,3 +68,35 @@ def reward_along_steps(trace: list[dict[str, Any]], path: Path) -> bool:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return True
+
+
+def pareto_front(objectives: Objectives, runs: dict[str, list[dict[str, Any]]], path: Path, title: str = "",
+                 reference: Tensor | None = None) -> plt.Figure:
+    """The first two objectives of each run's samples.csv rows (label -> rows; raw values, as the terms give
+    them), its front (the points no other point of the run dominates) joined as a staircase, and `reference`
+    (n, K) raw values of the pre-trained model's samples in grey. Returns the (closed) figure."""
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    if reference is not None and len(reference):
+        ax.scatter(reference[:, 0].tolist(), reference[:, 1].tolist(), s=12, color="0.7",
+                   label=f"pre-trained (n={len(reference)})")
+    for k, (name, rows) in enumerate(runs.items()):
+        raw, ranks = objectives.raw_rows(rows), pareto_ranks(objectives.from_rows(rows))
+        colour = plt.get_cmap("tab10")(k % 10)
+        ax.scatter(raw[:, 0].tolist(), raw[:, 1].tolist(), s=14, alpha=0.5, color=colour,
+                   label=f"{name} (n={len(rows)})")
+        front = sorted(tuple(raw[i, :2].tolist()) for i, r in enumerate(ranks) if r == 0)
+        if front:  # the staircase that bounds what the front attains (2 objectives: exact)
+            ax.step([p[0] for p in front], [p[1] for p in front], where="pre" if objectives.maximise[0] else "post",
+                    color=colour, linewidth=1.5)
+            ax.scatter([p[0] for p in front], [p[1] for p in front], s=30, color=colour, edgecolor="black")
+    names = [f"{n} ({'higher' if up else 'lower'} is better)" for n, up in zip(objectives.names, objectives.maximise)]
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    extra = f"\n(the first 2 of {len(names)} objectives)" if len(names) > 2 else ""
+    ax.set_title(title + extra, fontsize="small")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return fig
+

@@ -20,7 +20,9 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from svdd_cli.errors import UserError
+from svdd_cli.fronts import Objectives
 from svdd_cli.naturalness.headline import Figure, headline
+from svdd_cli.plots import pareto_front
 
 COLUMNS = ("run", "reward median", "top-10%", "held-out median", "log-lik median", "NFE / sample", "wall s")
 SHOWN = {"real": " (real)", "real_range": " (real p5..p95)"}  # a figure's column title: what its cells add
@@ -222,13 +224,38 @@ def natural_cell(summary: dict[str, Any], figure: Figure) -> str:
     return f"{n[figure.key]:.3g}{shown}"
 
 
-def row(run: Labelled, natural: list[Figure]) -> list[str]:
+def row(run: Labelled, natural: list[Figure], front: bool = False) -> list[str]:
+    """The run's cells: COLUMNS, with `front` its hypervolume after the top-10%, then the natural columns."""
     summary = run.summary
     r, e = summary["reward"], summary["evaluation_reward"]
     ll = summary["naturalness"]["log_likelihood"]
-    return [run.label, fmt(r["median"]), fmt(r["top10"]), fmt(e["median"]), fmt(ll["median"], 1),
+    volume = [fmt(summary["pareto"]["hypervolume"], 4) if "pareto" in summary else "-"] if front else []
+    return [run.label, fmt(r["median"]), fmt(r["top10"]), *volume, fmt(e["median"]), fmt(ll["median"], 1),
             f"{summary['nfe_per_sample']:.0f}", f"{summary['wall_s']:.0f}",
             *(natural_cell(summary, f) for f in natural)]
+
+
+def fronts(runs: list[Labelled], path: Path) -> list[str]:
+    """fronts.png: the samples and front of every reward=pareto run that shares the first one's objectives (one
+    colour each); the lines report.md adds: the objectives and reference point, and the runs whose objectives
+    differ (their hypervolumes are not comparable). Nothing when no run has a front."""
+    with_front = [r for r in runs if "pareto" in r.summary]
+    if not with_front:
+        return []
+    record = with_front[0].summary["pareto"]["objectives"]
+    shared = [r for r in with_front if r.summary["pareto"]["objectives"] == record]
+    objectives = Objectives.from_record(record)
+    samples = {}
+    for r in shared:
+        with open(r.folder / "samples.csv", newline="") as f:
+            samples[r.label] = list(csv.DictReader(f))
+    pareto_front(objectives, samples, path, title="fronts of the runs (reward=pareto)")
+    point = ", ".join(f"{k} {v:g}" for k, v in objectives.reference_point().items())
+    lines = [f"Hypervolume: of the samples' objectives ({', '.join(objectives.labels)}), each scaled to [0, 1] over "
+             f"its range, above the reference point ({point}); fronts.png draws them."]
+    lines += [f"- {r.label}: other objectives or ranges than {shared[0].label}; its hypervolume is not comparable"
+              for r in with_front if r not in shared]
+    return lines
 
 
 def rewards(folder: Path) -> list[float]:
@@ -336,11 +363,15 @@ def console_table(title: str, columns: tuple[str, ...], rows: list[list[str]], c
 
 
 def report(dirs: list[Path], out: Path) -> Path:
-    """Write report.md, reward_distributions.png and reward_vs_nfe.png into `out`; print a rich table."""
+    """Write report.md, reward_distributions.png and reward_vs_nfe.png into `out` (with reward=pareto runs: a
+    hypervolume column and fronts.png); print a rich table."""
     runs, shared = labelled(load_runs(dirs))
     natural = natural_columns([r.summary for r in runs])
     columns = (*COLUMNS, *(f.column + SHOWN.get(f.real, "") for f in natural))
-    rows = [row(r, natural) for r in runs]
+    front = any("pareto" in r.summary for r in runs)
+    if front:
+        columns = (*columns[:3], "hypervolume", *columns[3:])
+    rows = [row(r, natural, front) for r in runs]
     warned = [(r.label, w) for r in runs for w in r.summary.get("warnings", [])]
     title = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f" of {shared}" if shared else "")
     out.mkdir(parents=True, exist_ok=True)
@@ -348,6 +379,8 @@ def report(dirs: list[Path], out: Path) -> Path:
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     if warned:
         lines += ["", "Warnings:", *(f"- {name}: {w}" for name, w in warned)]
+    front_lines = fronts(runs, out / "fronts.png")
+    lines += ["", *front_lines] if front_lines else []
     (out / "report.md").write_text("\n".join(lines) + "\n")
     plot_distributions(runs, out / "reward_distributions.png")
     plot_reward_vs_nfe(runs, out / "reward_vs_nfe.png")
@@ -355,5 +388,5 @@ def report(dirs: list[Path], out: Path) -> Path:
     console.print(console_table(title, columns, rows, console))
     for name, w in warned:
         console.print(f"[yellow]warning[/] {name}: {w}", highlight=False)
-    print(f"wrote {out / 'report.md'}, reward_distributions.png, reward_vs_nfe.png")
+    print(f"wrote {out / 'report.md'}, reward_distributions.png, reward_vs_nfe.png" + ", fronts.png" * front)
     return out

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from svdd_cli import constraints, plots
 from svdd_cli.core import Counters, Domain
+from svdd_cli.fronts import Objectives
 from svdd_cli.naturalness.warnings import applies, warnings
 from svdd_cli.outputs import describe
 
@@ -88,13 +90,20 @@ def histogram_labels(summary: dict[str, Any]) -> dict[str, Any]:
     return {"label": choices.get("sampler", "run"), "oracle": oracle, "real": real, "title": title}
 
 
-def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], summary: dict[str, Any]) -> None:
+def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], summary: dict[str, Any],
+               reference_values: Tensor | None = None) -> None:
     """reward_hist.png (this run over the pre-trained distribution, labelled by `summary`) and reward_steps.png
-    (from the trace)."""
+    (from the trace); with a `pareto` block, pareto.png (the reference samples' oriented objective values
+    reference_values (n, K) beside the run's)."""
     started = time.perf_counter()
     if rows:
         plots.reward_histogram([r["reward"] for r in rows], reference, path=folder / "reward_hist.png",
                                **histogram_labels(summary))
+    if rows and "pareto" in summary:
+        objectives = Objectives.from_record(summary["pareto"]["objectives"])
+        plots.pareto_front(objectives, {histogram_labels(summary)["label"]: rows}, folder / "pareto.png",
+                           title=histogram_labels(summary)["title"],
+                           reference=None if reference_values is None else objectives.orient(reference_values))
     trace_path = folder / "trace.jsonl"
     if trace_path.exists():
         records = [json.loads(line) for line in trace_path.read_text().splitlines()]

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from svdd_cli.core import Counters, Domain
+from svdd_cli.fronts import Objectives, front_summary, with_ranks
 from svdd_cli.oracle_calls import OracleLedger
-from svdd_cli.outputs import RunFolder
+from svdd_cli.outputs import RunFolder, write_csv
 from svdd_cli.result import Result
 from svdd_cli.summary import make_plots, summarise
 
 if TYPE_CHECKING:
+    from torch import Tensor
+
     from svdd_cli.settings import Settings
 
 
@@ -42,11 +45,15 @@ class RunWriter:
     """One steer() call's outputs: batches made durable as they finish, then the summary and plots."""
 
     def __init__(self, folder: Path | None, config: Settings, domain: Domain | None, labels: dict[str, str],
-                 resume: bool, record: dict[str, Any] | None, device: str) -> None:
+                 resume: bool, record: dict[str, Any] | None, device: str,
+                 objectives: Objectives | None = None) -> None:
+        """objectives: a MultiObjective reward's (reward=pareto): objective columns, pareto_rank, the `pareto`
+        block and pareto.png."""
         self._tmp = tempfile.TemporaryDirectory(prefix="svdd-") if folder is None else None
         self.folder = Path(self._tmp.name) if self._tmp else folder
         self.kept_folder = folder
         self.config, self.domain, self.labels, self.device = config, domain or AnyDomain(), labels, device
+        self.objectives = objectives
         self.resume = resume
         self.record = record if record is not None else asdict(config)  # what a resume must match
         self.run = RunFolder(self.folder, self.record, resume)
@@ -81,15 +88,18 @@ class RunWriter:
         path = self.folder / "oracle_calls.csv"
         if not self.resume:
             path.unlink(missing_ok=True)
-        self.ledger = OracleLedger(budget, unscored, path)
+        self.ledger = OracleLedger(budget, unscored, path, objectives=self.objectives and self.objectives.labels)
         return self.ledger
 
     def add_batch(self, batch: int, rows: list[dict[str, Any]]) -> None:
         self.run.add_batch(batch, rows)
         self.domain.write_native(self.folder, self.run.rows)
 
-    def finish(self, status: str, reference: list[float], oracle: dict[str, float]) -> None:
-        """state.json (a finished run is not redone), summary.json and the plots."""
+    def finish(self, status: str, reference: list[float], oracle: dict[str, float],
+               reference_values: Tensor | None = None) -> None:
+        """state.json (a finished run is not redone), summary.json and the plots; with objectives, samples.csv
+        gains pareto_rank and summary.json its `pareto` block (reference_values: the oriented objective values
+        (n, K) of the reference samples)."""
         if status == "finished":
             self.run.save_state(reference)
         self.summary = summarise({**self.record, "seed": self.config.seed, "precision": self.config.precision},
@@ -101,8 +111,12 @@ class RunWriter:
             calls = self.ledger.summary()
             sitting = max(time.perf_counter() - self.started, 1e-9)
             self.summary["oracle_calls"] = {**calls, "oracle_share": round(calls["oracle_s"] / sitting, 4)}
+        if self.objectives is not None:
+            self.summary["pareto"], ranks = front_summary(self.objectives, self.run.rows, reference_values)
+            self.run.rows = with_ranks(self.run.rows, ranks, self.objectives)
+            write_csv(self.folder / "samples.csv", self.run.rows)
         self.run.write_summary(self.summary)
-        make_plots(self.folder, self.run.rows, reference, self.summary)
+        make_plots(self.folder, self.run.rows, reference, self.summary, reference_values)
 
     def __enter__(self) -> RunWriter:
         return self
