@@ -1,5 +1,6 @@
-"""Several objectives at once (reward=pareto, docs/pareto.md): their directions and ranges, the per-output
-Chebyshev scalarisation that spreads a batch along the front, Pareto ranks, and the exact hypervolume.
+"""Several objectives at once (reward=pareto, docs/pareto.md, docs/algorithms.md item 19): their directions and
+ranges, the per-output Chebyshev scalarisation that spreads a batch along the front, Pareto ranks, and the exact
+hypervolume.
 
 Every objective k has a direction (max or min) and a range [lo_k, hi_k] of its raw values that matters. Values
 are first *oriented* (a minimised objective negated: higher is better everywhere), then *normalised* to

@@ -1,5 +1,6 @@
 """Several objectives in one run, a Pareto set: each term is any reward of the domain, composed as its own
-`reward=<name>` option (as in composite), with a direction and a range (docs/pareto.md).
+`reward=<name>` option (as in composite), with a direction and a range (docs/pareto.md; the selection it drives:
+docs/algorithms.md item 19).
 
     svdd run domain=molecule reward=pareto                     # QED and SA ((10 - SA) / 9), both maximised
     svdd run domain=protein reward=pareto '~reward.terms' '+reward.terms={gravy: min, instability: max}' \
