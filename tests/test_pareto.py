@@ -145,3 +145,16 @@ def test_a_bad_direction_on_the_command_line_is_one_line(tmp_path):
     result = svdd("run", *TINY, "reward.terms.sa=lower", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "svdd: error: reward.terms.sa=lower is not a direction; use max or min (e.g. reward.terms.sa=max)"]
+
+
+def test_shards_merge_into_the_single_run_s_front(tmp_path):
+    single = svdd("run", *TINY, "reference_samples=0", f"hydra.run.dir={tmp_path / 'single'}")
+    assert single.returncode == 0, single.stderr
+    sweep = svdd("run", "-m", *TINY, "reference_samples=0", "num_shards=2", "shard=0,1",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert sweep.returncode == 0, sweep.stderr
+    assert svdd("merge", str(tmp_path / "sweep")).returncode == 0
+    merged = tmp_path / "sweep" / "merged-0"
+    assert (merged / "samples.csv").read_text() == (tmp_path / "single" / "samples.csv").read_text()
+    a, b = (json.loads((d / "summary.json").read_text())["pareto"] for d in (merged, tmp_path / "single"))
+    assert a == b and (merged / "pareto.png").exists()
