@@ -285,7 +285,8 @@ class Ledger(Protocol):
     """The run's record of distinct oracle calls (svdd_cli.oracle_calls.OracleLedger)."""
 
     def score(self, oracle: Callable[[list[Any]], Any], samples: list[Any]) -> Tensor:
-        """(B,) scores: repeats from the record, unseen samples from oracle(...) while its budget lasts."""
+        """(B,) scores ((B, K) for a MultiObjective's vectors): repeats from the record, unseen samples from
+        oracle(...) while its budget lasts."""
 
     def calls_left(self) -> int | None:
         """Distinct calls left in the budget (None: no budget)."""
