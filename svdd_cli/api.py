@@ -285,11 +285,7 @@ def draw_batch(config: Settings, model: DiffusionModel, counted: DiffusionModel,
                            config.reward_timeout, name=writer.labels.get("reward"), ledger=ledger,
                            feasible=constraints.feasible if constraints else None)  # final scores: not sampling NFE
     with phase(times, "final scores"):
-        if isinstance(score, MultiObjective):  # each sample's objectives, scalarised for its own output
-            values = score.objective_values(samples)
-            rewards = score.scalarise(values, torch.arange(n)).tolist()
-        else:
-            rewards = score(samples).tolist()
+        rewards, values = scored_with_values(score, samples)
     unscored = [ledger.refused_sample(s) or not ok for s, ok in zip(samples, checked.get("feasible", [True] * n))]
     columns["reward"] = [math.nan if u else r for r, u in zip(rewards, unscored)]
     if isinstance(score, MultiObjective):  # objective_<name>: each term's own value
@@ -326,8 +322,13 @@ def reference_rewards(model: DiffusionModel, reward: Reward, config: Settings,
     counted = counted_model(model, Counters(), config.max_batch, config.precision)
     x = Ancestral().sample(counted, reward, config.reference_samples, generator, lambda record: None)
     score = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout, name=name)
-    samples = model.decode(x)
-    if isinstance(score, MultiObjective):
-        values = score.objective_values(samples)
-        return score.scalarise(values, torch.arange(len(samples))).tolist(), values
-    return score(samples).tolist(), None
+    return scored_with_values(score, model.decode(x))
+
+
+def scored_with_values(score: Reward, samples: list[Any]) -> tuple[list[float], Tensor | None]:
+    """Each sample's reward, and with a MultiObjective reward its oriented objective values (B, K) too (each
+    sample scalarised for its own output)."""
+    if not isinstance(score, MultiObjective):
+        return score(samples).tolist(), None
+    values = score.objective_values(samples)
+    return score.scalarise(values, torch.arange(len(samples))).tolist(), values
