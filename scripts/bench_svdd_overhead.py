@@ -14,9 +14,9 @@ import time
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from svdd_cli.assets import asset_root, register_resolver
+from svdd_cli.compose import reward_nodes
 from svdd_cli.core import Counters, counted_model
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd import SVDD
@@ -44,8 +44,7 @@ def main() -> None:
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", [f"model.num_steps={args.steps}", f"device={args.device}"])
     model = counted_model(instantiate(cfg.model), Counters(), args.max_batch)
-    reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
-    reward_cfg.pop("evaluation", None)
+    reward_cfg, _, _ = reward_nodes(cfg.reward)
     reward = instantiate(reward_cfg)
     ancestral = best_time(Ancestral(), model, reward, args.samples, args.repeats)
     svdd = best_time(SVDD(num_candidates=args.candidates), model, reward, args.samples, args.repeats)

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from svdd_cli.assets import asset_root, register_resolver
+from svdd_cli.compose import reward_nodes
 from svdd_cli.core import CountedModel, Counters, counted_model
 from svdd_cli.samplers.ancestral import Ancestral
 from svdd_cli.samplers.svdd import SVDD
@@ -34,8 +34,7 @@ def compose_parts(overrides: list[str]) -> tuple[Any, Any]:
     """The (model, reward) a `svdd run` with these overrides would build."""
     with initialize_config_dir(config_dir=str(asset_root() / "configs"), version_base="1.3"):
         cfg = compose("config", overrides)
-    reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
-    reward_cfg.pop("evaluation", None)
+    reward_cfg, _, _ = reward_nodes(cfg.reward)
     return instantiate(cfg.model), instantiate(reward_cfg)
 
 

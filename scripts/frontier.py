@@ -53,7 +53,7 @@ def in_process(samplers: list[str], budgets: list[int], seeds: list[int], overri
                 try:
                     result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain,
                                    evaluation=parts.evaluation, out=out / f"{job}-{sampler}-{budget}-{seed}",
-                                   labels=choices, constraints=parts.constraints, **config)
+                                   labels=choices, constraints=parts.constraints, natural=parts.natural, **config)
                 except UserError as err:  # below this sampler's minimum: no point
                     print(f"{sampler} budget={budget}: skipped, {err}", flush=True)
                     continue

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from svdd_cli.compose import compose_config, instantiate_part
+from svdd_cli.compose import compose_config, instantiate_part, reward_nodes
 from svdd_cli.constraints import Constraint, Constraints
 from svdd_cli.core import (
     Budgeted,
@@ -74,10 +74,10 @@ def load_model(domain: str, model: str | None = None, **settings: Any) -> Diffus
 
 
 def load_reward(name: str, **settings: Any) -> Reward:
-    """A reward from configs/reward/<name>.yaml (without its evaluation block); keywords override reward.<key>."""
+    """A reward from configs/reward/<name>.yaml (without its evaluation and natural blocks); keywords override
+    reward.<key>."""
     cfg = compose_config([f"reward={name}"])
-    node = _override(cfg.reward, settings, "reward")
-    node.pop("evaluation", None)
+    node, _, _ = reward_nodes(_override(cfg.reward, settings, "reward"))
     return instantiate_part(node, "reward")
 
 
@@ -110,14 +110,16 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
           evaluation: Reward | None = None, out: str | Path | None = None, resume: bool = False,
           labels: dict[str, str] | None = None, record: dict[str, Any] | None = None,
           progress: Trace | None = None, constraints: Constraints | Sequence[Constraint] = (),
-          **settings: Any) -> Result:
+          natural: Reward | None = None, **settings: Any) -> Result:
     """Draw num_samples samples of `model` steered by `reward` with `sampler`, in batches of batch_size.
 
     settings: any Settings field (batch_size, max_batch, precision, nfe_per_sample, reference_samples, ...).
     out: write (or, with resume=True, continue) the CLI's run folder there. labels: the config choices shown in
     summary.json. record: the settings a resume must match (default: the Settings, the sampler's and the
     constraints'). progress: called with every trace record. constraints: hard rules every output meets
-    (svdd_cli.constraints; constraint_tries redraws). Ctrl-C keeps the finished batches and re-raises."""
+    (svdd_cli.constraints; constraint_tries redraws). natural: a naturalness reward added to what the sampler
+    steers by, never to the reported reward (e.g. load_reward("kmer_natural")). Ctrl-C keeps the finished batches
+    and re-raises."""
     from svdd_cli.summary import device_name, logged
     from svdd_cli.writer import RunWriter
 
@@ -130,6 +132,8 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
     constraints = constraints if isinstance(constraints, Constraints) else Constraints(constraints)
     if domain is not None:
         check_fits(domain, model, reward)
+        if isinstance(natural, DomainRestricted) and domain.name not in natural.domains:
+            raise UserError(f"reward.natural scores {'/'.join(natural.domains)} samples, not domain={domain.name}")
         constraints.check_domain(domain.name)
     sampler = budgeted(sampler, config.nfe_per_sample, model)
     record = record if record is not None else {**asdict(config), "sampler": sampler_settings(sampler),
@@ -145,7 +149,8 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         ledger = writer.oracle_ledger(config.oracle_budget, config.invalid_reward)
         guide = counted_reward(reward, writer.counters, config.invalid_reward, config.max_invalid_fraction,
                                config.reward_timeout, min_values=GUIDANCE_VALUES, name=labels.get("reward"),
-                               ledger=ledger, feasible=constraints.feasible if constraints else None)
+                               ledger=ledger, feasible=constraints.feasible if constraints else None,
+                               natural=natural)
         todo = [b for b in config.batches() if b not in writer.done]
         steps = len(model.timesteps()) - 1
         try:

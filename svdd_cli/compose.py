@@ -60,6 +60,13 @@ def instantiate_part(node: Any, where: str) -> Any:
         raise
 
 
+def reward_nodes(reward: Any) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, float]]:
+    """A reward config split into (the reward itself, its held-out `evaluation` (reported, never steers), its
+    `natural` terms: reward name -> weight (steer, never reported as the reward)), resolved."""
+    node = OmegaConf.to_container(reward, resolve=True) if isinstance(reward, DictConfig) else dict(reward)
+    return node, node.pop("evaluation", None), node.pop("natural", None) or {}
+
+
 def plain(function: Any) -> Any:
     """A `_partial_: true` callable without hydra's check of its target on every call (~0.5 ms: most of the time of
     decoding a molecule); the target was checked once, when the config was instantiated."""

@@ -442,13 +442,16 @@ class CountedReward:
     which the oracle raised, gets `penalty` and is counted in counters.invalid_rewards. Once it has scored
     `min_values` values, more than max_invalid_fraction of them invalid stops the run with a RewardFailed naming
     the reward; so does a call past `timeout` seconds or of the wrong shape. `feasible` (svdd_cli.constraints): a
-    sample it rejects gets `penalty` and never reaches the oracle (nor the counters). counted_reward() adds the inner
-    reward's differentiable capability (unconstrained: a gradient sees no constraint)."""
+    sample it rejects gets `penalty` and never reaches the oracle (nor the counters). `natural`: a cheap naturalness
+    term added to every valid score the sampler steers by (reward.natural; never an oracle call, never reported as
+    the reward). counted_reward() adds the inner reward's differentiable capability (unconstrained: a gradient sees
+    no constraint and no naturalness term)."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
+                 ledger: Ledger | None = None, feasible: Feasible | None = None, natural: Reward | None = None) -> None:
         self.inner, self.counters, self.penalty, self.feasible = reward, counters, penalty, feasible
+        self.natural = natural
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid
@@ -466,8 +469,12 @@ class CountedReward:
         return None if self.ledger is None else self.ledger.calls_left()
 
     def __call__(self, samples: list[Any]) -> Tensor:
-        """(B,) scores; with `feasible`, a sample that breaks a constraint gets `penalty` without an oracle call."""
-        return self._values(samples)
+        """(B,) scores (+ the naturalness term where valid); with `feasible`, a sample that breaks a constraint gets
+        `penalty` without an oracle call."""
+        values = self._values(samples)
+        if self.natural is None:
+            return values
+        return torch.where(values > self.penalty, values + torch.as_tensor(self.natural(samples)).float(), values)
 
     def _values(self, samples: list[Any]) -> Tensor:
         """(B, *width) values, `penalty` for infeasible samples (no oracle call) and invalid ones."""
@@ -550,8 +557,9 @@ class CountedProbsReward(CountedReward):
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
+                 ledger: Ledger | None = None, feasible: Feasible | None = None, natural: Reward | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible,
+                         natural)
         self.alphabet = reward.alphabet
 
     def score_probs(self, probs: Tensor) -> Tensor:
@@ -565,8 +573,9 @@ class CountedMultiObjective(CountedReward):
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                 ledger: Ledger | None = None, feasible: Feasible | None = None) -> None:
-        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
+                 ledger: Ledger | None = None, feasible: Feasible | None = None, natural: Reward | None = None) -> None:
+        super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible,
+                         natural)
         self.objectives = reward.objectives
         self.oracle = self.through_ledger(reward.objective_values)
         self.width = (len(self.objectives.names),)
@@ -591,11 +600,13 @@ class CountedImageReward(CountedReward):
 
 def counted_reward(reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                    timeout: float | None = None, min_values: int = 1, name: str | None = None,
-                   ledger: Ledger | None = None, feasible: Feasible | None = None) -> CountedReward:
+                   ledger: Ledger | None = None, feasible: Feasible | None = None,
+                   natural: Reward | None = None) -> CountedReward:
     """`reward` counted by `counters`, bad values replaced by `penalty` (CountedReward), with the same
     differentiable capability as `reward`; `name` (default reward_name) is what its messages call it; `ledger`:
     the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls); `feasible`: the
-    run's hard constraints (infeasible samples get `penalty` without an oracle call)."""
+    run's hard constraints (infeasible samples get `penalty` without an oracle call); `natural`: a naturalness term
+    added to the scores the sampler steers by (not with a MultiObjective: make it one of the objectives)."""
     if isinstance(reward, MultiObjective):
         kind: type[CountedReward] = CountedMultiObjective
     elif isinstance(reward, ProbsReward):
@@ -604,4 +615,7 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
         kind = CountedImageReward
     else:
         kind = CountedReward
-    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible)
+    if natural is not None and kind is CountedMultiObjective:
+        raise UserError(f"reward.natural does not combine with reward={name or reward_name(reward)}: add the "
+                        "naturalness reward as one of its terms instead")
+    return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible, natural)

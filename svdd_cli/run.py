@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from svdd_cli.api import check_fits, steer
-from svdd_cli.compose import instantiate_part
+from svdd_cli.compose import instantiate_part, reward_nodes
 from svdd_cli.constraints import Constraints
 from svdd_cli.core import DiffusionModel, Domain, Reward, Sampler, Trace
 from svdd_cli.settings import Settings
@@ -26,6 +26,7 @@ class Parts:
     evaluation: Reward | None
     sampler: Sampler
     constraints: Constraints
+    natural: Reward | None
 
 
 def settings(cfg: DictConfig) -> Settings:
@@ -36,8 +37,7 @@ def settings(cfg: DictConfig) -> Settings:
 def build_task(cfg: DictConfig) -> tuple[Domain, DiffusionModel, Reward, Reward | None]:
     """Domain, model, reward and evaluation reward, checked to fit together; bad values and missing files
     become one-line UserErrors."""
-    reward_cfg = OmegaConf.to_container(cfg.reward, resolve=True)
-    evaluation_cfg = reward_cfg.pop("evaluation", None)
+    reward_cfg, evaluation_cfg, _ = reward_nodes(cfg.reward)
     domain = instantiate_part(cfg.domain, "domain")
     model = instantiate_part(cfg.model, "model")
     reward = instantiate_part(reward_cfg, "reward")
@@ -46,10 +46,20 @@ def build_task(cfg: DictConfig) -> tuple[Domain, DiffusionModel, Reward, Reward 
     return domain, model, reward, evaluation
 
 
+def build_natural(cfg: DictConfig) -> Reward | None:
+    """The reward's `natural` terms (name -> weight) as one weighted sum the sampler steers by (None: none)."""
+    _, _, terms = reward_nodes(cfg.reward)
+    if not terms:
+        return None
+    from svdd_cli.rewards.composite import Composite
+
+    return Composite(terms, device=cfg.device, checkpoints=cfg.paths.checkpoints)
+
+
 def build(cfg: DictConfig) -> Parts:
-    """Every part of a run: the task (build_task), the sampler and the hard constraints."""
+    """Every part of a run: the task (build_task), the sampler, the hard constraints and the naturalness terms."""
     return Parts(*build_task(cfg), instantiate_part(cfg.sampler, "sampler"),
-                 Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True)))
+                 Constraints.from_config(OmegaConf.to_container(cfg.constraints, resolve=True)), build_natural(cfg))
 
 
 def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) -> float | None:
@@ -62,7 +72,7 @@ def run(cfg: DictConfig, folder: Path, choices: dict[str, str] | None = None) ->
     with progress_bar(config, steps) as advance:
         result = steer(parts.model, parts.reward, parts.sampler, domain=parts.domain, evaluation=parts.evaluation,
                        out=folder, resume=cfg.resume, labels=choices or default_choices(cfg), record=record,
-                       progress=advance, constraints=parts.constraints, **vars(config))
+                       progress=advance, constraints=parts.constraints, natural=parts.natural, **vars(config))
     summary = result.summary
     evaluation = "" if parts.evaluation is None else \
         f", evaluation median {number(summary['evaluation_reward']['median'])}"  # only with a held-out oracle

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from torch import Tensor
 
 from svdd_cli.assets import asset_root
-from svdd_cli.compose import compose_config, instantiate_part
+from svdd_cli.compose import compose_config, instantiate_part, reward_nodes
 from svdd_cli.core import DomainRestricted, OracleStats, Reward
 from svdd_cli.errors import UserError
 
@@ -31,8 +31,8 @@ def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: 
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
                         + ", ".join(a for a in available if a not in ("composite", "pareto"))) from None
-    node = OmegaConf.to_container(OmegaConf.merge(cfg.reward, options), resolve=True)
-    node.pop("evaluation", None)  # a held-out oracle is reported next to a run's reward, never summed
+    node, _, _ = reward_nodes(OmegaConf.merge(cfg.reward, options))  # a term's held-out oracle and natural terms:
+    # its own run's, not summed here
     return instantiate_part(node, f"reward.terms.{name}")
 
 

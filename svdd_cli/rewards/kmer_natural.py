@@ -1,0 +1,52 @@
+"""How close a sequence's k-mer composition is to real data's: a naturalness objective that steers.
+
+reward = -(1/|K|) sum_{k in K} sum_w |f_x(w) - f_real(w)|, f = k-mer frequencies (of the sequence; the mean over
+real training sequences, scripts/kmer_spectra.py); 0 is the real spectrum itself, -2 the farthest. Real HepG2 sites
+score -0.32 (median; K = 1, 2, 3). A guided sampler that follows one oracle moves every design the same way (the
+enhancer CNN: toward A/T); this term pulls each design's composition back, so the set's spectrum stays real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from svdd_cli.naturalness.reference import load_reference
+
+
+def kmer_frequencies(codes: np.ndarray, k: int, size: int) -> np.ndarray:
+    """(B, L) letter codes in [0, size) -> (B, size**k) k-mer frequencies per row."""
+    n = codes.shape[1] - k + 1
+    kmers = sum(codes[:, j:j + n] * size ** (k - 1 - j) for j in range(k))
+    rows = np.repeat(np.arange(codes.shape[0]), n)
+    counts = np.bincount(rows * size ** k + kmers.ravel(), minlength=codes.shape[0] * size ** k)
+    return counts.reshape(codes.shape[0], size ** k) / n
+
+
+class KmerNaturalness:
+    """Minus the mean L1 distance of a sequence's k-mer frequencies to real data's (sequences of another length or
+    with other letters: penalty)."""
+
+    def __init__(self, reference: str | Path, penalty: float = -2.0) -> None:
+        data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
+        self.alphabet = data["alphabet"]
+        self.domains = ("rna",) if "U" in self.alphabet else ("dna",)  # the reference's letters
+        self.spectra = {int(k): np.asarray(v) for k, v in data["spectra"].items()}
+        self.penalty = penalty
+
+    def __call__(self, samples: list[str]) -> Tensor:
+        """(B,) values in [-2, 0]; vectorised per sequence length."""
+        out = torch.full((len(samples),), self.penalty)
+        lookup = {c: i for i, c in enumerate(self.alphabet)}
+        ok = [i for i, s in enumerate(samples) if s and not set(s) - set(lookup)]
+        lengths = {len(samples[i]) for i in ok}
+        for length in lengths:
+            rows = [i for i in ok if len(samples[i]) == length]
+            codes = np.array([[lookup[c] for c in samples[i]] for i in rows])
+            dist = sum(np.abs(kmer_frequencies(codes, k, len(self.alphabet)) - ref).sum(1)
+                       for k, ref in self.spectra.items()) / len(self.spectra)
+            out[rows] = torch.tensor(-dist, dtype=torch.float32)
+        return out
