@@ -44,7 +44,8 @@ def test_the_distance_to_the_reference_by_hand(flat):
     two = 4 * abs(4 / 16 - 1 / 16) + 12 / 16  # AC, CG, GT, TA each 4/16; the 12 others absent
     assert reward([balanced]).item() == pytest.approx(-(one + two) / 2, abs=1e-6)
     assert reward([runs]).item() == pytest.approx(-(1.5 + (15 / 16 + 15 / 16)) / 2, abs=1e-6)
-    assert reward(["ACGN" * 4, "", "ACGT"]).tolist()[:2] == [-2.0, -2.0]  # other letters / empty: the penalty
+    assert reward(["ACGN" * 4, "", "A", "AC"]).tolist() == [-2.0, -2.0, -2.0, -(1.0 + 30 / 16) / 2]  # other letters,
+    # shorter than k = 2: the penalty; "AC": 1-mers 1/2, 1/2 (L1 1.0), its one 2-mer
     assert reward.domains == ("dna",)
 
 

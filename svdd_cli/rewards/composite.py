@@ -31,8 +31,7 @@ def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: 
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
                         + ", ".join(a for a in available if a not in ("composite", "pareto"))) from None
-    node, _, _ = reward_nodes(OmegaConf.merge(cfg.reward, options))  # a term's held-out oracle and natural terms:
-    # its own run's, not summed here
+    node, _, _ = reward_nodes(OmegaConf.merge(cfg.reward, options))  # its evaluation / natural: never summed here
     return instantiate_part(node, f"reward.terms.{name}")
 
 

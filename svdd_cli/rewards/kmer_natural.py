@@ -27,8 +27,8 @@ def kmer_frequencies(codes: np.ndarray, k: int, size: int) -> np.ndarray:
 
 
 class KmerNaturalness:
-    """Minus the mean L1 distance of a sequence's k-mer frequencies to real data's (sequences of another length or
-    with other letters: penalty)."""
+    """Minus the mean L1 distance of a sequence's k-mer frequencies to real data's (a sequence with other letters,
+    or shorter than the longest k: penalty)."""
 
     def __init__(self, reference: str | Path, penalty: float = -2.0) -> None:
         data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
@@ -41,7 +41,7 @@ class KmerNaturalness:
         """(B,) values in [-2, 0]; vectorised per sequence length."""
         out = torch.full((len(samples),), self.penalty)
         lookup = {c: i for i, c in enumerate(self.alphabet)}
-        ok = [i for i, s in enumerate(samples) if s and not set(s) - set(lookup)]
+        ok = [i for i, s in enumerate(samples) if len(s) >= max(self.spectra) and not set(s) - set(lookup)]
         lengths = {len(samples[i]) for i in ok}
         for length in lengths:
             rows = [i for i in ok if len(samples[i]) == length]
