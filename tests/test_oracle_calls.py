@@ -132,6 +132,16 @@ def test_every_sampler_stops_at_the_oracle_budget(compose_config, tmp_path, name
         assert len(oracle.asked) == 12 and len(result.rows) == 2 and not scored
 
 
+def test_best_of_n_spreads_a_budget_that_runs_out_over_every_output(tmp_path):
+    from svdd_cli.samplers.best_of_n import BestOfN
+
+    oracle = CountingOracle()
+    result = steer(MODEL, oracle, BestOfN(num_candidates=4), num_samples=4, seed=0, out=tmp_path, batch_size=4,
+                   oracle_budget=8)  # 16 candidates, 8 calls: two for each output, asked in candidate order
+    assert len(oracle.asked) == 8 and all(not math.isnan(r["reward"]) for r in result.rows)
+    assert {r["sample"] for r in result.rows} <= set(oracle.asked)  # (output-major, outputs 2 and 3 got no call)
+
+
 def test_a_bad_oracle_budget_is_a_one_line_error():
     from svdd_cli.samplers.ancestral import Ancestral
 

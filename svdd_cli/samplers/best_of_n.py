@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from svdd_cli.core import DiffusionModel, Reward, Sampler, Trace, output_rewards, per_output
+from svdd_cli.core import DiffusionModel, Metered, Reward, Sampler, Trace, output_rewards, per_output
 from svdd_cli.samplers.budget import fit, resized
 from svdd_cli.samplers.steps import at_least, rollout
 
@@ -31,7 +31,7 @@ class BestOfN:
                trace: Trace) -> Tensor:
         big_n = self.candidates(len(model.timesteps()) - 1)
         x = rollout(model, model.init(n * big_n, generator), generator, trace)  # (n*N, ...)
-        r = output_rewards(reward, model.decode(x), per_output(n, len(x))).view(n, big_n)
+        r = scored(reward, model.decode(x), n, big_n).view(n, big_n)
         best = r.argmax(1) + torch.arange(n) * big_n
         trace({"step": "final", "num_candidates": big_n, "reward_mean": r.mean().item(),
                "reward_max": r.max().item(), "kept_mean": r.max(1).values.mean().item()})
@@ -50,3 +50,16 @@ class BestOfN:
         """As many candidates N as the budget allows (match_nfe dropped: the budget matches the compute)."""
         return fit(lambda big_n: resized(self, num_candidates=big_n, match_nfe=None), nfe_per_sample, steps,
                    "num_candidates")
+
+
+def scored(reward: Reward, samples: list, n: int, big_n: int) -> Tensor:
+    """(n * N,) rewards of n outputs' N candidates each (output-major rows). Under an oracle budget they are asked
+    candidate-major, the first candidate of every output, then the second, ...: a budget that runs out inside the
+    call leaves every output some scored candidates instead of leaving the last outputs none."""
+    outputs = per_output(n, len(samples))
+    if not (isinstance(reward, Metered) and reward.calls_left() is not None):
+        return output_rewards(reward, samples, outputs)
+    order = torch.arange(n * big_n).view(n, big_n).t().reshape(-1)
+    r = torch.empty(n * big_n)
+    r[order] = output_rewards(reward, [samples[i] for i in order.tolist()], outputs[order])
+    return r
