@@ -1,6 +1,6 @@
 """Compare samplers at equal compute with one sweep, and print the results table of docs/results.md.
 
-    python scripts/compare_samplers.py                       # DNA / enhancer, 64 samples, M = N = 10
+    python scripts/compare_samplers.py                       # DNA / enhancer, 64 samples, svdd M = 20, best_of_n N = 10
     python scripts/compare_samplers.py --samplers ancestral,svdd reward=motifs num_samples=128
 
 Runs `svdd run -m sampler=...` (extra arguments are passed through as overrides), then reads every

@@ -4,7 +4,8 @@ that the naturalness figures judge against).
     python scripts/prepare_dna.py && python scripts/kmer_spectra.py dna   # checkpoints/dna_mdlm/kmer_spectra.json
 
 DNA: the HepG2 training sites of data/dna/train.tsv (training chromosomes only), k = 1, 2, 3: each spectrum is
-the mean over sites of the site's k-mer frequencies, as svdd_cli.rewards.kmer_natural scores one sequence.
+the mean over sites of the site's k-mer frequencies, as svdd_cli.rewards.kmer_natural scores one sequence. `sets`
+holds the same for the HepG2 sites and for the other three cell types' sites together (reward=kmer_set's targets).
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("checkpoints/dna_mdlm/kmer_spectra.json"))
     args = parser.parse_args()
     with open(args.data / "train.tsv") as f:
-        seqs = [r["sequence"] for r in csv.DictReader(f, delimiter="\t") if r["cell_type"] == "HepG2"]
-    out = {"source": f"{args.data}/train.tsv: {len(seqs)} HepG2 training sites", "alphabet": "ACGT",
-           "written_by": "scripts/kmer_spectra.py dna", "spectra": spectra(seqs, "ACGT")}
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    seqs = [r["sequence"] for r in rows if r["cell_type"] == "HepG2"]
+    other = [r["sequence"] for r in rows if r["cell_type"] != "HepG2"]
+    out = {"source": f"{args.data}/train.tsv: {len(seqs)} HepG2 and {len(other)} other-cell training sites",
+           "alphabet": "ACGT", "written_by": "scripts/kmer_spectra.py dna", "spectra": spectra(seqs, "ACGT"),
+           "sets": {"hepg2": spectra(seqs, "ACGT"), "other": spectra(other, "ACGT")}}
     args.out.write_text(json.dumps(out) + "\n")
     print(f"wrote {args.out}")
 

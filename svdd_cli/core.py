@@ -107,6 +107,14 @@ class DomainRestricted(Protocol):
     domains: tuple[str, ...]
 
 
+@runtime_checkable
+class SetLevel(Protocol):
+    """A term whose value for one sample depends on the rest of its batch (reward=kmer_set): it steers as a
+    naturalness term only (reward.natural), never as a reward, which the oracle ledger caches sample by sample."""
+
+    set_level: bool
+
+
 class FunctionReward:
     """A plain function list[sample] -> list[float] (or a (B,) tensor) as a Reward of any domain."""
 
@@ -617,5 +625,5 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
         kind = CountedReward
     if natural is not None and kind is CountedMultiObjective:
         raise UserError(f"reward.natural does not combine with reward={name or reward_name(reward)}: add the "
-                        "naturalness reward as one of its terms instead")
+                        "naturalness reward as one of its terms instead, or drop it: '~reward.natural'")
     return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible, natural)

@@ -28,6 +28,7 @@ COLUMNS = ("run", "reward median", "top-10%", "held-out median", "log-lik median
 SHOWN = {"real": " (real)", "real_range": " (real p5..p95)"}  # a figure's column title: what its cells add
 DERIVED = ("sampler_domain",)  # configs/config.yaml picks it by the sampler and the domain: it tells no run apart
 # (a choice left null, e.g. no constraints=, is no choice either)
+BY_SAMPLER = ("reward.natural.",)  # settings configs/sampler_domain/ gives by the sampler (svdd_dna: the natural terms)
 DEFAULT_OF = {"model": "domain"}  # configs/config.yaml: model: ${domain}; a run on its domain's own model says none
 CHOICE_ORDER = ("domain", "reward", "model", "sampler")
 
@@ -73,11 +74,14 @@ def facts(folder: Path, summary: dict[str, Any]) -> dict[str, str]:
 def governing(key: str, choices: set[str]) -> tuple[str, ...]:
     """The choices that set a key's value: none for a choice of the top level (domain, reward, model, sampler:
     compared over all runs); for the others the domain (a domain has its own models, rewards and sampler
-    settings) and the choices above the key ("model" for model.num_steps, "sampler" for sampler/resampling)."""
+    settings) and the choices above the key ("model" for model.num_steps, "sampler" for sampler/resampling; the
+    sampler too for what a sampler_domain file sets, reward.natural.*)."""
     if key in choices and "/" not in key:
         return ()
     dotted = key.replace("/", ".")
-    return tuple(sorted({"domain"} & choices | {c for c in choices if dotted.startswith(c.replace("/", ".") + ".")}))
+    above = {c for c in choices if dotted.startswith(c.replace("/", ".") + ".")}
+    by_sampler = {"sampler"} if dotted.startswith(BY_SAMPLER) else set()
+    return tuple(sorted(({"domain"} | by_sampler) & choices | above))
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,10 @@ def test_same_seed_same_samples_as_the_cli(tiny_checkpoint, tmp_path):
     assert svdd("run", *overrides, f"hydra.run.dir={tmp_path}").returncode == 0
     cli = [row["sequence"] for row in csv.DictReader(open(tmp_path / "samples.csv"))]
     model = svdd_cli.load_model("dna", num_steps=4, path=tiny_checkpoint, device="cpu")
-    sampler = svdd_cli.load_sampler("svdd", num_candidates=2)  # the CLI's defaults (configs/sampler/svdd.yaml)
+    sampler = svdd_cli.load_sampler("svdd", domain="dna", num_candidates=2)  # the CLI's defaults on DNA
+    natural = svdd_cli.load_reward("composite", terms={"kmer_natural": 3, "kmer_set": 3})  # configs/sampler_domain
     result = svdd_cli.steer(model, svdd_cli.load_reward("enhancer", device="cpu"), sampler,
-                            num_samples=5, seed=3, batch_size=3, likelihood_draws=1)
+                            num_samples=5, seed=3, batch_size=3, likelihood_draws=1, natural=natural)
     assert result.samples == cli and result.nfe == json.loads((tmp_path / "summary.json").read_text())["nfe"]
 
 

@@ -66,7 +66,7 @@ def _refusal(sampler, budget: int) -> str:
 
 
 def test_with_budget_leaves_the_configured_sampler_alone(compose_config):
-    sampler = build(compose_config, "svdd", "sampler.guide_from=0")  # every step guided
+    sampler = build(compose_config, "svdd", "sampler.guide_from=0", "sampler.num_candidates=10")  # every step guided
     assert sampler.with_budget(100, STEPS).m == 14 and sampler.m == 10  # 1 + 14 * 7 = 99 <= 100 < 1 + 15 * 7
 
 

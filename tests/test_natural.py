@@ -92,13 +92,17 @@ def test_steering_follows_reward_plus_natural_but_reports_the_reward():
 
 
 def test_reward_natural_composes_as_a_weighted_sum_and_errors_are_one_line(compose_config):
-    parts = build(compose_config(["reward=enhancer", "+reward.natural.kmer_natural=10", "device=cpu"]))
+    parts = build(compose_config(["reward=enhancer", "~reward.natural", "+reward.natural.kmer_natural=10",
+                                  "device=cpu"]))
     seqs = ["ACGT" * 50, "A" * 200]
     direct = svdd_cli.load_reward("kmer_natural")(seqs)
     assert parts.natural(seqs).tolist() == pytest.approx((10 * direct).tolist())
-    assert build(compose_config(["reward=enhancer", "device=cpu"])).natural is None
+    assert build(compose_config(["reward=enhancer", "sampler=best_of_n", "device=cpu"])).natural is None
+    default = build(compose_config(["reward=enhancer", "device=cpu"])).natural  # svdd on DNA: configs/sampler_domain
+    both = 3 * direct + 3 * svdd_cli.load_reward("kmer_set")(seqs)
+    assert default(seqs).tolist() == pytest.approx(both.tolist())
     with pytest.raises(UserError, match="reward.terms: nope is not a reward"):
-        build(compose_config(["reward=enhancer", "+reward.natural.nope=1", "device=cpu"]))
+        build(compose_config(["reward=enhancer", "++reward.natural.nope=1", "device=cpu"]))
     molecule = compose_config(["domain=molecule", "reward=qed", "+reward.natural.kmer_natural=1", "device=cpu"])
     with pytest.raises(UserError, match="^reward.natural scores dna samples, not domain=molecule"):
         build_and_steer(molecule)

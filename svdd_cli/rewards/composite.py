@@ -15,7 +15,7 @@ from torch import Tensor
 
 from svdd_cli.assets import asset_root
 from svdd_cli.compose import compose_config, instantiate_part, reward_nodes
-from svdd_cli.core import DomainRestricted, OracleStats, Reward
+from svdd_cli.core import DomainRestricted, OracleStats, Reward, SetLevel
 from svdd_cli.errors import UserError
 
 
@@ -66,6 +66,8 @@ class Composite:
         domains = shared_domains(self.terms)
         if domains is not None:  # no `domains` when no term is restricted
             self.domains = domains
+        if any(isinstance(term, SetLevel) for term in self.terms.values()):
+            self.set_level = True  # a sum with a set-level term: reward.natural only (core.SetLevel)
 
     def __call__(self, samples: list[Any]) -> Tensor:
         total = torch.zeros(len(samples))

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from svdd_cli.core import SetLevel
+from svdd_cli.errors import UserError
 from svdd_cli.fronts import Objectives, chebyshev, simplex_weights
 from svdd_cli.rewards.composite import build_term, shared_domains, term_stats
 
@@ -38,6 +40,10 @@ class Pareto:
         self.objectives = Objectives.from_config(terms, ranges)
         options = options or {}
         self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints) for name in terms}
+        set_level = [name for name, term in self.terms.items() if isinstance(term, SetLevel)]
+        if set_level:
+            raise UserError(f"reward.terms.{set_level[0]} scores a sample against the rest of its batch: not an "
+                            f"objective; steer by it as reward.natural.{set_level[0]}=<weight>")
         domains = shared_domains(self.terms)
         if domains is not None:  # no `domains` when no term is restricted
             self.domains = domains

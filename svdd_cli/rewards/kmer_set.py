@@ -1,0 +1,71 @@
+"""Naturalness of a set of designs, as a term each design can be steered by: how much it moves its batch's k-mer
+spectrum toward real ones.
+
+A guided sampler drifts a whole set the same way, and the drift shows in the set's k-mer spectrum (the 3-mer
+Pearson r of docs/naturalness.md) before it shows in any one 200-bp sequence, whose own spectrum is mostly
+counting noise. For a batch of sequences with k-mer frequencies f_b (B, 4**k) and mean m, each sequence scores
+
+    value_b = sum_q  grad_m r(m, q) . (f_b - m)
+
+the first-order change of the batch's Pearson r to each real spectrum q (real HepG2 training sites; other cells'
+training sites) when the batch leans toward b. Zero on average over the batch; positive for a sequence whose k-mers
+the batch lacks. It depends on the batch, so it is a naturalness term only (`reward.natural.kmer_set=<weight>`):
+never a reward of its own, never cached; in svdd the batch is every candidate of every output at one step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from svdd_cli.naturalness.reference import load_reference
+from svdd_cli.rewards.kmer_natural import kmer_frequencies
+
+
+def pearson_gradient(m: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """d r(m, q) / d m for the Pearson correlation r of two (K,) vectors."""
+    mc, qc = m - m.mean(), q - q.mean()
+    norm_m, norm_q = np.linalg.norm(mc), np.linalg.norm(qc)
+    if norm_m == 0 or norm_q == 0:
+        return np.zeros_like(m)
+    r = mc @ qc / (norm_m * norm_q)
+    return qc / (norm_m * norm_q) - r * mc / norm_m ** 2
+
+
+class KmerSetNaturalness:
+    """Each sequence's pull on its batch's k-mer spectrum toward the real spectra (a sequence with other letters, or
+    of another length than the batch's most common one: 0, no pull)."""
+
+    set_level = True  # core.SetLevel: a naturalness term, never a reward
+
+    def __init__(self, reference: str | Path, k: int = 3, cells: tuple[str, ...] = ("hepg2", "other")) -> None:
+        data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
+        self.alphabet = data["alphabet"]
+        self.domains = ("rna",) if "U" in self.alphabet else ("dna",)
+        sets = data.get("sets", {})
+        missing = [c for c in cells if str(k) not in sets.get(c, {})]
+        if missing:
+            raise ValueError(f"reward.cells: {missing[0]} has no {k}-mer spectrum in {reference} (it has "
+                             f"{', '.join(sets) or 'none'}: scripts/kmer_spectra.py writes them)")
+        self.k = k
+        self.targets = [np.asarray(sets[c][str(k)]) for c in cells]
+
+    def __call__(self, samples: list[str]) -> Tensor:
+        """(B,) pulls; the batch's mean pull is 0."""
+        out = torch.zeros(len(samples))
+        lookup = {c: i for i, c in enumerate(self.alphabet)}
+        lengths = [len(s) for s in samples if s and not set(s) - set(lookup)]
+        if not lengths:
+            return out
+        length = max(set(lengths), key=lengths.count)
+        rows = [i for i, s in enumerate(samples) if len(s) == length >= self.k and not set(s) - set(lookup)]
+        if len(rows) < 2:
+            return out
+        f = kmer_frequencies(np.array([[lookup[c] for c in samples[i]] for i in rows]), self.k, len(self.alphabet))
+        m = f.mean(0)
+        pull = sum((f - m) @ pearson_gradient(m, q) for q in self.targets)
+        out[rows] = torch.tensor(pull, dtype=torch.float32)
+        return out
