@@ -460,6 +460,8 @@ class CountedReward:
                  ledger: Ledger | None = None, feasible: Feasible | None = None, natural: Reward | None = None) -> None:
         self.inner, self.counters, self.penalty, self.feasible = reward, counters, penalty, feasible
         self.natural = natural
+        if isinstance(natural, SetLevel):
+            self.set_level = True  # its values depend on the whole batch it is called with (core.SetLevel)
         self.max_invalid_fraction, self.timeout, self.min_values = max_invalid_fraction, timeout, min_values
         self.name = name or reward_name(reward)  # what messages call it: reward=<name>
         self.seen = self.invalid = 0  # values scored by this wrapper, and how many of them were invalid

@@ -42,3 +42,24 @@ def test_without_overlap_one_call_on_this_thread():
     reward = ThreadRecordingReward()
     predict_and_score(counted_model(model, Counters(), max_batch=5), reward, x, 1.0)  # a CPU model: no overlap
     assert reward.calls == [(threading.current_thread().name, 12)]
+
+
+def test_a_set_level_natural_term_is_scored_on_the_whole_batch_even_with_overlap():
+    from svdd_cli.core import counted_reward
+    from svdd_cli.rewards.kmer_set import KmerSetNaturalness
+
+    model = table_model(log_uniform(10, 4), "ACGT", num_steps=6)
+    x = model.propose(model.predict(model.init(23, torch.Generator()), 1.0), 0.5, torch.Generator().manual_seed(0))
+    inner = ThreadRecordingReward()
+    natural = KmerSetNaturalness(shipped_spectra())
+    guide = counted_reward(inner, Counters(), -1000.0, natural=natural)
+    _, scores = predict_and_score(counted_model(model, Counters(), max_batch=5), guide, x, 0.5, overlap=True)
+    samples = model.decode(model.predict(x, 0.5).x0)
+    assert [size for _, size in inner.calls] == [23]  # one call: the set term sees the step's whole batch
+    assert torch.allclose(scores, CountLetter("A")(samples) + natural(samples))
+
+
+def shipped_spectra() -> str:
+    from svdd_cli.compose import compose_config
+
+    return compose_config(["reward=kmer_set"]).reward.reference
