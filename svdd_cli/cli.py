@@ -128,6 +128,8 @@ def check_composes(args: list[str], configs: Path, config_name: str = "config", 
         first_line = " ".join(str(err).split("\n")[0].split())
         if first_line.startswith("Could not override"):  # a key the composed config does not have
             first_line = first_line.rstrip(".") + ": no such setting"
+        if first_line.startswith("Could not append"):  # +key=value on a key the config has (svdd_dna's natural terms)
+            raise UserError(f"{first_line} Set it without the +, or with ++ (adds or sets)") from None
         raise UserError(f"{first_line} (`{prog} --help` lists the settings)") from None
 
 

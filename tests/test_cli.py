@@ -70,6 +70,7 @@ def test_multirun_with_two_jobs(tmp_path):
     ("domain.name=rna", "not domain=rna"),
     ("sampler.no_such_key=1", "no_such_key"),
     ("num_samples=abc", "num_samples"),
+    ("+reward.natural.kmer_set=5", "Set it without the +, or with ++"),  # svdd on DNA has the key already
 ])
 def test_user_mistakes_are_one_line_errors(tmp_path, override, message):
     result = svdd("run", *TINY, override, f"hydra.run.dir={tmp_path}")
