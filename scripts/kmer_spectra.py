@@ -15,16 +15,14 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
-
-from svdd_cli.rewards.kmer_natural import kmer_frequencies
+from svdd_cli.rewards.kmer_natural import kmer_frequencies, letter_codes
 
 KS = (1, 2, 3)
 
 
 def spectra(seqs: list[str], alphabet: str) -> dict[str, list[float]]:
     """k -> the mean k-mer frequencies of `seqs` (equal lengths), rounded to 6 digits."""
-    codes = np.array([[alphabet.index(c) for c in s] for s in seqs])
+    codes = letter_codes(seqs, alphabet)
     return {str(k): [round(float(v), 6) for v in kmer_frequencies(codes, k, len(alphabet)).mean(0)] for k in KS}
 
 

@@ -197,7 +197,7 @@ def check_fits(domain: Domain, model: DiffusionModel, reward: Reward) -> None:
     """The reward scores this domain's samples, and the model generates them (UserError otherwise)."""
     if isinstance(reward, SetLevel):
         raise UserError(f"reward={reward_name(reward)} scores a sample against the rest of its batch: it steers as a "
-                        "naturalness term only, e.g. reward=enhancer +reward.natural.kmer_set=5")
+                        "naturalness term only, e.g. reward=enhancer ++reward.natural.kmer_set=5")
     if isinstance(reward, DomainRestricted) and domain.name not in reward.domains:
         raise UserError(f"reward={reward_name(reward)} scores {'/'.join(reward.domains)} samples, "
                         f"not domain={domain.name} (`svdd run --help` lists the rewards)")

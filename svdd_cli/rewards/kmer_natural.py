@@ -17,6 +17,14 @@ from torch import Tensor
 from svdd_cli.naturalness.reference import load_reference
 
 
+def letter_codes(seqs: list[str], alphabet: str) -> np.ndarray:
+    """Equal-length sequences -> (B, L) codes: a letter's index in `alphabet`, -1 for any other character."""
+    table = np.full(256, -1)
+    table[np.frombuffer(alphabet.encode(), np.uint8)] = np.arange(len(alphabet))
+    text = "".join(seqs).encode("ascii", "replace")  # one byte a character: lengths stay aligned
+    return table[np.frombuffer(text, np.uint8)].reshape(len(seqs), -1)
+
+
 def kmer_frequencies(codes: np.ndarray, k: int, size: int) -> np.ndarray:
     """(B, L) letter codes in [0, size) -> (B, size**k) k-mer frequencies per row."""
     n = codes.shape[1] - k + 1
@@ -40,13 +48,13 @@ class KmerNaturalness:
     def __call__(self, samples: list[str]) -> Tensor:
         """(B,) values in [-2, 0]; vectorised per sequence length."""
         out = torch.full((len(samples),), self.penalty)
-        lookup = {c: i for i, c in enumerate(self.alphabet)}
-        ok = [i for i, s in enumerate(samples) if len(s) >= max(self.spectra) and not set(s) - set(lookup)]
-        lengths = {len(samples[i]) for i in ok}
-        for length in lengths:
-            rows = [i for i in ok if len(samples[i]) == length]
-            codes = np.array([[lookup[c] for c in samples[i]] for i in rows])
-            dist = sum(np.abs(kmer_frequencies(codes, k, len(self.alphabet)) - ref).sum(1)
+        for length in {len(s) for s in samples if len(s) >= max(self.spectra)}:
+            rows = [i for i, s in enumerate(samples) if len(s) == length]
+            codes = letter_codes([samples[i] for i in rows], self.alphabet)
+            ok = (codes >= 0).all(1)
+            if not ok.any():
+                continue
+            dist = sum(np.abs(kmer_frequencies(codes[ok], k, len(self.alphabet)) - ref).sum(1)
                        for k, ref in self.spectra.items()) / len(self.spectra)
-            out[rows] = torch.tensor(-dist, dtype=torch.float32)
+            out[[i for i, keep in zip(rows, ok) if keep]] = torch.tensor(-dist, dtype=torch.float32)
         return out

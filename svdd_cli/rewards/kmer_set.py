@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from svdd_cli.naturalness.reference import load_reference
-from svdd_cli.rewards.kmer_natural import kmer_frequencies
+from svdd_cli.rewards.kmer_natural import kmer_frequencies, letter_codes
 
 
 def pearson_gradient(m: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -56,16 +56,16 @@ class KmerSetNaturalness:
     def __call__(self, samples: list[str]) -> Tensor:
         """(B,) pulls; the batch's mean pull is 0."""
         out = torch.zeros(len(samples))
-        lookup = {c: i for i, c in enumerate(self.alphabet)}
-        lengths = [len(s) for s in samples if s and not set(s) - set(lookup)]
-        if not lengths:
+        valid = [i for i, s in enumerate(samples) if s and not set(s) - set(self.alphabet)]
+        if not valid:
             return out
+        lengths = [len(samples[i]) for i in valid]
         length = max(set(lengths), key=lengths.count)
-        rows = [i for i, s in enumerate(samples) if len(s) == length >= self.k and not set(s) - set(lookup)]
+        rows = [i for i in valid if len(samples[i]) == length >= self.k]
         if len(rows) < 2:
             return out
-        f = kmer_frequencies(np.array([[lookup[c] for c in samples[i]] for i in rows]), self.k, len(self.alphabet))
+        f = kmer_frequencies(letter_codes([samples[i] for i in rows], self.alphabet), self.k, len(self.alphabet))
         m = f.mean(0)
-        pull = sum((f - m) @ pearson_gradient(m, q) for q in self.targets)
-        out[rows] = torch.tensor(pull, dtype=torch.float32)
+        direction = sum(pearson_gradient(m, q) for q in self.targets)  # of the sum of the batch's r's
+        out[rows] = torch.tensor((f - m) @ direction, dtype=torch.float32)
         return out
