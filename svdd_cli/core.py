@@ -264,6 +264,9 @@ class MultiObjective(Protocol):
     def scalarise(self, values: Tensor, outputs: Tensor) -> Tensor:
         """values (B, K) of candidates for the outputs (B,) (indices in the sampler's batch) -> (B,); no oracle call."""
 
+    def scores_for(self, samples: list[Any], outputs: Tensor) -> Tensor:
+        """(B,) what a sampler steers by: each row's objective values scalarised for its output (B,)."""
+
 
 def output_rewards(reward: Reward, samples: list[Any], outputs: Tensor) -> Tensor:
     """(B,) rewards of decoded samples that are candidates for `outputs` (B,), the index in the sampler's batch of
@@ -271,7 +274,7 @@ def output_rewards(reward: Reward, samples: list[Any], outputs: Tensor) -> Tenso
     reward is reward(samples). Samplers that know their layout (svdd's M candidates per output, best_of_n's N,
     particles) call this; a plain reward(samples) scores row j for output j."""
     if isinstance(reward, MultiObjective):
-        return reward.scalarise(reward.objective_values(samples), outputs.cpu())
+        return reward.scores_for(samples, outputs.cpu())
     return reward(samples)
 
 
@@ -481,10 +484,14 @@ class CountedReward:
     def __call__(self, samples: list[Any]) -> Tensor:
         """(B,) scores (+ the naturalness term where valid); with `feasible`, a sample that breaks a constraint gets
         `penalty` without an oracle call."""
-        values = self._values(samples)
+        return self.with_natural(self._values(samples), samples)
+
+    def with_natural(self, scores: Tensor, samples: list[Any], valid: Tensor | None = None) -> Tensor:
+        """(B,) scores + the naturalness term on `valid` rows (default: those above the penalty)."""
         if self.natural is None:
-            return values
-        return torch.where(values > self.penalty, values + torch.as_tensor(self.natural(samples)).float(), values)
+            return scores
+        valid = scores > self.penalty if valid is None else valid
+        return torch.where(valid, scores + torch.as_tensor(self.natural(samples)).float(), scores)
 
     def _values(self, samples: list[Any]) -> Tensor:
         """(B, *width) values, `penalty` for infeasible samples (no oracle call) and invalid ones."""
@@ -579,7 +586,8 @@ class CountedProbsReward(CountedReward):
 
 class CountedMultiObjective(CountedReward):
     """A counted MultiObjective: the ledger keeps each sample's vector of objective values (a number depending on
-    the batch is never cached); invalid or infeasible samples get `penalty` in every objective (oriented: worst)."""
+    the batch is never cached); invalid or infeasible samples get `penalty` in every objective (oriented: worst).
+    The naturalness term is added to the scalarised value a sampler steers by, never to the objectives."""
 
     def __init__(self, reward: Reward, counters: Counters, penalty: float, max_invalid_fraction: float = 1.0,
                  timeout: float | None = None, min_values: int = 1, name: str | None = None,
@@ -596,8 +604,12 @@ class CountedMultiObjective(CountedReward):
     def scalarise(self, values: Tensor, outputs: Tensor) -> Tensor:
         return self.inner.scalarise(values, outputs)
 
+    def scores_for(self, samples: list[Any], outputs: Tensor) -> Tensor:
+        values = self.objective_values(samples)
+        return self.with_natural(self.scalarise(values, outputs), samples, (values > self.penalty).all(1))
+
     def __call__(self, samples: list[Any]) -> Tensor:
-        return self.scalarise(self.objective_values(samples), torch.arange(len(samples)))
+        return self.scores_for(samples, torch.arange(len(samples)))
 
 
 class CountedImageReward(CountedReward):
@@ -616,7 +628,7 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
     differentiable capability as `reward`; `name` (default reward_name) is what its messages call it; `ledger`:
     the run's record of distinct oracle calls that __call__ goes through (svdd_cli.oracle_calls); `feasible`: the
     run's hard constraints (infeasible samples get `penalty` without an oracle call); `natural`: a naturalness term
-    added to the scores the sampler steers by (not with a MultiObjective: make it one of the objectives)."""
+    added to the scores the sampler steers by (a MultiObjective's scalarised value, never its objectives)."""
     if isinstance(reward, MultiObjective):
         kind: type[CountedReward] = CountedMultiObjective
     elif isinstance(reward, ProbsReward):
@@ -625,7 +637,4 @@ def counted_reward(reward: Reward, counters: Counters, penalty: float, max_inval
         kind = CountedImageReward
     else:
         kind = CountedReward
-    if natural is not None and kind is CountedMultiObjective:
-        raise UserError(f"reward.natural does not combine with reward={name or reward_name(reward)}: add the "
-                        "naturalness reward as one of its terms instead, or drop it: '~reward.natural'")
     return kind(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible, natural)

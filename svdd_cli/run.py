@@ -53,7 +53,8 @@ def build_natural(cfg: DictConfig) -> Reward | None:
         return None
     from svdd_cli.rewards.composite import Composite
 
-    return Composite(terms, device=cfg.device, checkpoints=cfg.paths.checkpoints)
+    return Composite(terms, device=cfg.device, checkpoints=cfg.paths.checkpoints,
+                     domain=OmegaConf.select(cfg, "domain.name"))
 
 
 def build(cfg: DictConfig) -> Parts:

@@ -36,14 +36,14 @@ def uniform(tmp_path):
 
 
 def test_pulls_sum_to_zero_and_favour_what_the_batch_lacks(uniform):
-    term = KmerSetNaturalness(uniform, k=1, cells=("flat",))
+    term = KmerSetNaturalness(uniform, k=1, sets=("flat",))
     batch = ["AAAAAAAC", "AAAAAAAG", "AAAAAAAT", "TTTTGGGC", "ACGN", "ACG"]  # A-rich; other letters; other length
     pull = term(batch)
     assert pull[:4].sum().item() == pytest.approx(0, abs=1e-6)
     assert pull[3] > 0 > pull[0]  # the T- and G-rich one moves the batch toward 0.1 / 0.2 / 0.3 / 0.4
     assert pull[4:].tolist() == [0.0, 0.0]
-    with pytest.raises(ValueError, match="reward.cells: hepg2 has no 1-mer spectrum"):
-        KmerSetNaturalness(uniform, k=1, cells=("hepg2",))
+    with pytest.raises(ValueError, match="reward.sets: hepg2 has no 1-mer spectrum"):
+        KmerSetNaturalness(uniform, k=1, sets=("hepg2",))
 
 
 MODEL = table_model(log_uniform(12, 4), "ACGT", num_steps=6)
@@ -51,7 +51,7 @@ MODEL = table_model(log_uniform(12, 4), "ACGT", num_steps=6)
 
 def test_steering_by_it_brings_a_drifted_set_s_spectrum_back(uniform):
     target = np.array([0.1, 0.2, 0.3, 0.4])
-    term = KmerSetNaturalness(uniform, k=1, cells=("flat",))
+    term = KmerSetNaturalness(uniform, k=1, sets=("flat",))
 
     def a_count(samples):  # drifts every design toward A
         return [s.count("A") / len(s) for s in samples]
@@ -75,3 +75,18 @@ def test_it_steers_as_a_natural_term_and_nowhere_else(compose_config):
         build(compose_config(["reward=pareto", "domain=dna", "~reward.terms", "device=cpu",
                               "+reward.terms={kmer_set: max, kmer_natural: max}",
                               "+reward.ranges.kmer_set=[-1,1]", "+reward.ranges.kmer_natural=[-2,0]"]))
+
+
+def test_the_terms_read_the_run_s_domain_s_spectra(compose_config):
+    rna = build(compose_config(["domain=rna", "reward=mfe", "+reward.natural.kmer_set=1",
+                                "+reward.natural.kmer_natural=1", "device=cpu"])).natural
+    assert rna.terms["kmer_set"].domains == rna.terms["kmer_natural"].domains == ("rna",)
+    assert rna.terms["kmer_set"].alphabet == "ACGU" and len(rna.terms["kmer_set"].targets[0]) == 64
+    utr = "GCCGCCACCAUGGCGCGGCCAGGGCCGCGGCCUCGGCGGCAGCGGCGGCC"
+    assert rna([utr, utr.replace("G", "A")]).shape == (2,)
+    protein = build(compose_config(["domain=protein", "reward=gravy", "+reward.natural.kmer_natural=1",
+                                    "device=cpu"])).natural.terms["kmer_natural"]
+    assert protein.domains == ("protein",) and sorted(protein.spectra) == [1, 2]
+    assert protein(["ACDEFGHIKLMNPQRSTVWY" * 5]).item() > protein(["W" * 100]).item()
+    with pytest.raises(UserError, match="^reward=kmer_set scores dna and rna sequences, not domain=protein"):
+        build(compose_config(["domain=protein", "reward=gravy", "+reward.natural.kmer_set=1", "device=cpu"]))

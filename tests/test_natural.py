@@ -1,6 +1,6 @@
 """Naturalness that steers (reward.natural, reward=kmer_natural): the k-mer distance is exact on hand-made
 sequences; the term is added to what a sampler steers by, never to the reported reward; invalid and infeasible
-values keep their penalty; a pareto reward or a term of another domain is a one-line error."""
+values keep their penalty; a term of another domain is a one-line error (a pareto reward: tests/test_pareto.py)."""
 
 from __future__ import annotations
 
@@ -104,11 +104,11 @@ def test_reward_natural_composes_as_a_weighted_sum_and_errors_are_one_line(compo
     with pytest.raises(UserError, match="reward.terms: nope is not a reward"):
         build(compose_config(["reward=enhancer", "++reward.natural.nope=1", "device=cpu"]))
     molecule = compose_config(["domain=molecule", "reward=qed", "+reward.natural.kmer_natural=1", "device=cpu"])
-    with pytest.raises(UserError, match="^reward.natural scores dna samples, not domain=molecule"):
+    with pytest.raises(UserError, match="^reward=kmer_natural scores dna, rna, protein sequences, not domain=molecule"):
         build_and_steer(molecule)
-    with pytest.raises(UserError, match="reward.natural does not combine with reward=pareto"):
-        counted_reward(build(compose_config(["domain=molecule", "reward=pareto", "device=cpu"])).reward,
-                       Counters(), -1000.0, natural=parts.natural)
+    rna_model = table_model(log_uniform(8, 4), "ACGU", num_steps=4)
+    with pytest.raises(UserError, match="^reward.natural scores dna samples, not domain=rna"):  # a notebook's
+        svdd_cli.steer(rna_model, a_count, SVDD(), domain="rna", natural=svdd_cli.load_reward("kmer_natural"))
 
 
 def build_and_steer(cfg):

@@ -85,6 +85,22 @@ def test_infeasible_invalid_and_refused_samples_get_the_worst_value_of_every_obj
     assert counted(KNOWN)[[2, 4]].max() < counted(KNOWN)[[0, 1, 3]].min()
 
 
+def test_a_natural_term_adds_to_the_value_a_front_steers_by_never_to_its_objectives(tmp_path):
+    reward = Pareto(**MOLECULES)
+    heavy = lambda samples: torch.tensor([float(len(s)) for s in samples])  # noqa: E731
+    feasible = lambda samples: torch.tensor([s != "CCO" for s in samples])  # noqa: E731
+    ledger = OracleLedger(objectives=reward.objectives.labels)
+    counted = counted_reward(reward, Counters(), -1000.0, ledger=ledger, feasible=feasible, natural=heavy)
+    outputs = torch.tensor([0, 0, 1, 1, 1])
+    steered = output_rewards(counted, KNOWN, outputs)
+    values = reward.objective_values(KNOWN)
+    plain = reward.scalarise(values, outputs)
+    keep = torch.tensor([True, True, False, True, True])  # "CCO" breaks the constraint: its penalty, no term
+    assert torch.allclose(steered[keep], (plain + heavy(KNOWN))[keep]) and steered[2] < -100
+    assert torch.equal(counted.objective_values(KNOWN)[keep], values[keep])  # the objectives (and the ledger) unchanged
+    assert torch.allclose(counted(KNOWN)[keep], (reward(KNOWN) + heavy(KNOWN))[keep])
+
+
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_every_sampler_steers_with_a_front_and_every_cached_vector_is_the_terms_values(compose_config, tmp_path,
                                                                                        name):

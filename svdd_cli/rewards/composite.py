@@ -19,14 +19,15 @@ from svdd_cli.core import DomainRestricted, OracleStats, Reward, SetLevel
 from svdd_cli.errors import UserError
 
 
-def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: str | None) -> Reward:
-    """The reward of the `reward=<name>` option (composed as `svdd run reward=<name>` would) with `options` merged
-    in and the run's device."""
+def build_term(name: str, options: Mapping[str, Any], device: str, checkpoints: str | None,
+               domain: str | None = None) -> Reward:
+    """The reward of the `reward=<name>` option (composed as `svdd run domain=<domain> reward=<name>` would: a
+    term reads its domain's files, e.g. kmer_natural's spectra) with `options` merged in and the run's device."""
     from hydra.errors import MissingConfigException
 
     try:
         paths = [f"paths.checkpoints={checkpoints}"] if checkpoints else []  # the run's, not the shipped default
-        cfg = compose_config([f"reward={name}", f"device={device}", *paths])
+        cfg = compose_config([f"reward={name}", f"device={device}", *paths, *([f"domain={domain}"] if domain else [])])
     except MissingConfigException:  # Hydra's multi-line report: one line with the options instead
         available = sorted(p.stem for p in (asset_root() / "configs" / "reward").glob("*.yaml"))
         raise UserError(f"reward.terms: {name} is not a reward; available: "
@@ -57,12 +58,13 @@ class Composite:
     """sum_k weight_k * reward_k(samples); scores the domains every term scores."""
 
     def __init__(self, terms: Mapping[str, float], options: Mapping[str, Mapping[str, Any]] | None = None,
-                 device: str = "auto", checkpoints: str | None = None) -> None:
+                 device: str = "auto", checkpoints: str | None = None, domain: str | None = None) -> None:
         if not terms:
             raise UserError("reward.terms is empty: give weights such as reward.terms.qed=1.0")
         options = options or {}
         self.weights = {name: float(weight) for name, weight in terms.items()}
-        self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints) for name in self.weights}
+        self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints, domain)
+                      for name in self.weights}
         domains = shared_domains(self.terms)
         if domains is not None:  # no `domains` when no term is restricted
             self.domains = domains

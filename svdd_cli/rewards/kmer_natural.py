@@ -1,9 +1,10 @@
 """How close a sequence's k-mer composition is to real data's: a naturalness objective that steers.
 
 reward = -(1/|K|) sum_{k in K} sum_w |f_x(w) - f_real(w)|, f = k-mer frequencies (of the sequence; the mean over
-real training sequences, scripts/kmer_spectra.py); 0 is the real spectrum itself, -2 the farthest. Real HepG2 sites
-score -0.32 (median; K = 1, 2, 3). A guided sampler that follows one oracle moves every design the same way (the
-enhancer CNN: toward A/T); this term pulls each design's composition back, so the set's spectrum stays real.
+real training sequences of the run's domain, scripts/kmer_spectra.py); 0 is the real spectrum itself, -2 the
+farthest. K = 1, 2, 3 for DNA and RNA, 1, 2 for proteins. Real HepG2 sites score -0.32 (median). A guided sampler
+that follows one oracle moves every design the same way (the enhancer CNN: toward A/T; ViennaRNA's MFE: toward
+G/C); this term pulls each design's composition back, so the set's spectrum stays real.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference
+
+SEQUENCE_DOMAINS = ("dna", "rna", "protein")  # the domains with shipped spectra (checkpoints/<domain>_mdlm/)
 
 
 def letter_codes(seqs: list[str], alphabet: str) -> np.ndarray:
@@ -38,10 +42,12 @@ class KmerNaturalness:
     """Minus the mean L1 distance of a sequence's k-mer frequencies to real data's (a sequence with other letters,
     or shorter than the longest k: penalty)."""
 
-    def __init__(self, reference: str | Path, penalty: float = -2.0) -> None:
+    def __init__(self, reference: str | Path, domain: str = "dna", penalty: float = -2.0) -> None:
+        if domain not in SEQUENCE_DOMAINS:
+            raise UserError(f"reward=kmer_natural scores {', '.join(SEQUENCE_DOMAINS)} sequences, not domain={domain}")
         data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
         self.alphabet = data["alphabet"]
-        self.domains = ("rna",) if "U" in self.alphabet else ("dna",)  # the reference's letters
+        self.domains = (domain,)
         self.spectra = {int(k): np.asarray(v) for k, v in data["spectra"].items()}
         self.penalty = penalty
 

@@ -7,10 +7,11 @@ counting noise. For a batch of sequences with k-mer frequencies f_b (B, 4**k) an
 
     value_b = sum_q  grad_m r(m, q) . (f_b - m)
 
-the first-order change of the batch's Pearson r to each real spectrum q (real HepG2 training sites; other cells'
-training sites) when the batch leans toward b. Zero on average over the batch; positive for a sequence whose k-mers
-the batch lacks. It depends on the batch, so it is a naturalness term only (`reward.natural.kmer_set=<weight>`):
-never a reward of its own, never cached; in svdd the batch is every candidate of every output at one step.
+the first-order change of the batch's Pearson r to each real spectrum q (DNA: real HepG2 training sites, other
+cells' training sites; RNA: real 5'UTR training windows) when the batch leans toward b. Zero on average over the
+batch; positive for a sequence whose k-mers the batch lacks. It depends on the batch, so it is a naturalness term
+only (`reward.natural.kmer_set=<weight>`): never a reward of its own, never cached; in svdd the batch is every
+candidate of every output at one step.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from svdd_cli.errors import UserError
 from svdd_cli.naturalness.reference import load_reference
 from svdd_cli.rewards.kmer_natural import kmer_frequencies, letter_codes
 
@@ -41,17 +43,22 @@ class KmerSetNaturalness:
 
     set_level = True  # core.SetLevel: a naturalness term, never a reward
 
-    def __init__(self, reference: str | Path, k: int = 3, cells: tuple[str, ...] = ("hepg2", "other")) -> None:
+    def __init__(self, reference: str | Path, domain: str = "dna", k: int = 3,
+                 sets: tuple[str, ...] | None = None) -> None:
+        """sets: which of the reference's real sets to pull toward (None: all of them)."""
+        if domain not in ("dna", "rna"):
+            raise UserError(f"reward=kmer_set scores dna and rna sequences, not domain={domain}")
         data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
         self.alphabet = data["alphabet"]
-        self.domains = ("rna",) if "U" in self.alphabet else ("dna",)
-        sets = data.get("sets", {})
-        missing = [c for c in cells if str(k) not in sets.get(c, {})]
-        if missing:
-            raise ValueError(f"reward.cells: {missing[0]} has no {k}-mer spectrum in {reference} (it has "
-                             f"{', '.join(sets) or 'none'}: scripts/kmer_spectra.py writes them)")
+        self.domains = (domain,)
+        real = data.get("sets", {})
+        sets = tuple(real) if sets is None else sets
+        missing = [c for c in sets if str(k) not in real.get(c, {})]
+        if missing or not sets:
+            raise ValueError(f"reward.sets: {missing[0] if missing else 'none'} has no {k}-mer spectrum in "
+                             f"{reference} (it has {', '.join(real) or 'none'}: scripts/kmer_spectra.py writes them)")
         self.k = k
-        self.targets = [np.asarray(sets[c][str(k)]) for c in cells]
+        self.targets = [np.asarray(real[c][str(k)]) for c in sets]
 
     def __call__(self, samples: list[str]) -> Tensor:
         """(B,) pulls; the batch's mean pull is 0."""

@@ -36,10 +36,10 @@ class Pareto:
 
     def __init__(self, terms: Mapping[str, str], ranges: Mapping[str, Sequence[float]],
                  options: Mapping[str, Mapping[str, Any]] | None = None, device: str = "auto",
-                 checkpoints: str | None = None) -> None:
+                 checkpoints: str | None = None, domain: str | None = None) -> None:
         self.objectives = Objectives.from_config(terms, ranges)
         options = options or {}
-        self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints) for name in terms}
+        self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints, domain) for name in terms}
         set_level = [name for name, term in self.terms.items() if isinstance(term, SetLevel)]
         if set_level:
             raise UserError(f"reward.terms.{set_level[0]} scores a sample against the rest of its batch: not an "
@@ -59,9 +59,13 @@ class Pareto:
         g = self.objectives.normalise(values)
         return chebyshev(g, simplex_weights(outputs, len(self.terms)))
 
+    def scores_for(self, samples: list[Any], outputs: Tensor) -> Tensor:
+        """(B,) Chebyshev values of samples that are candidates for `outputs` (B,)."""
+        return self.scalarise(self.objective_values(samples), outputs)
+
     def __call__(self, samples: list[Any]) -> Tensor:
         """(B,): row j scored for output j."""
-        return self.scalarise(self.objective_values(samples), torch.arange(len(samples)))
+        return self.scores_for(samples, torch.arange(len(samples)))
 
     def stats(self) -> dict[str, float]:
         """Every term's oracle stats, prefixed by its name."""

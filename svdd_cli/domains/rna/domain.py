@@ -21,9 +21,8 @@ from svdd_cli.science.sequence import gc_content
 class RNADomain:
     """Fixed-length RNA over ACGU (implements core.Domain); composes SequenceDomain for checks and FASTA."""
 
-    name = "rna"
-
-    def __init__(self, naturalness: Naturalness | None = None) -> None:
+    def __init__(self, naturalness: Naturalness | None = None, name: str = "rna") -> None:
+        self.name = name
         self.sequence = SequenceDomain(self.name, ALPHABET)
         self.naturalness = naturalness
 
