@@ -101,6 +101,8 @@ def test_reward_natural_composes_as_a_weighted_sum_and_errors_are_one_line(compo
     default = build(compose_config(["reward=enhancer", "device=cpu"])).natural  # svdd on DNA: configs/sampler_domain
     both = 3 * direct + 3 * svdd_cli.load_reward("kmer_set")(seqs)
     assert default(seqs).tolist() == pytest.approx(both.tolist())
+    molecules = build(compose_config(["domain=molecule", "reward=pareto", "device=cpu"])).natural  # svdd_molecule
+    assert molecules.weights == {"moses_filters": 0.2} and molecules.domains == ("molecule",)
     with pytest.raises(UserError, match="reward.terms: nope is not a reward"):
         build(compose_config(["reward=enhancer", "++reward.natural.nope=1", "device=cpu"]))
     molecule = compose_config(["domain=molecule", "reward=qed", "+reward.natural.kmer_natural=1", "device=cpu"])
