@@ -184,12 +184,19 @@ def steer(model: DiffusionModel, reward: Reward | Callable[[list[Any]], Any], sa
         except BaseException:
             writer.finish("failed", [], oracle_stats(reward))
             raise
-        reference, reference_values = [], None
+        reference, reference_values, real_values = [], None, None
         if config.shard == 0 and config.reference_samples > 0:
             with logged("reference", f"{config.reference_samples} samples of the pre-trained model, scored "
                         "(reference_samples=0 skips them)"):
                 reference, reference_values = reference_rewards(model, reward, config, labels.get("reward"))
-        writer.finish("finished", reference, oracle_stats(reward), reference_values)
+            if isinstance(reward, MultiObjective) and reward.real_samples:
+                real = list(reward.real_samples[:config.reference_samples])
+                with logged("real samples", f"{len(real)} real held-out samples scored by the front's terms "
+                            "(reference_samples=0 skips them)"):
+                    values = counted_reward(reward, Counters(), config.invalid_reward, 1.0, config.reward_timeout,
+                                            name=labels.get("reward")).objective_values(real)
+                    real_values = values[(values > config.invalid_reward).all(1)]  # the ones the terms could score
+        writer.finish("finished", reference, oracle_stats(reward), reference_values, real_values)
         return writer.result()
 
 

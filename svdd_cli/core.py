@@ -256,6 +256,7 @@ class MultiObjective(Protocol):
     spread along the front. Its __call__ scores row j for output j."""
 
     objectives: Objectives
+    real_samples: Sequence[Any]  # real held-out samples drawn beside the front (scored by the terms; may be empty)
 
     def objective_values(self, samples: list[Any]) -> Tensor:
         """Decoded batch -> (B, K) oriented values (higher is better), each row a function of its sample alone: the
@@ -594,7 +595,7 @@ class CountedMultiObjective(CountedReward):
                  ledger: Ledger | None = None, feasible: Feasible | None = None, natural: Reward | None = None) -> None:
         super().__init__(reward, counters, penalty, max_invalid_fraction, timeout, min_values, name, ledger, feasible,
                          natural)
-        self.objectives = reward.objectives
+        self.objectives, self.real_samples = reward.objectives, reward.real_samples
         self.oracle = self.through_ledger(reward.objective_values)
         self.width = (len(self.objectives.names),)
 

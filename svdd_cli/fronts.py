@@ -213,10 +213,11 @@ def with_ranks(rows: Sequence[Mapping[str, Any]], ranks: Sequence[int | None],
     return out
 
 
-def front_summary(objectives: Objectives, rows: Sequence[Mapping[str, Any]],
-                  reference: Tensor | None = None) -> tuple[dict[str, Any], list[int | None]]:
+def front_summary(objectives: Objectives, rows: Sequence[Mapping[str, Any]], reference: Tensor | None = None,
+                  real: Tensor | None = None) -> tuple[dict[str, Any], list[int | None]]:
     """summary.json's `pareto` block of samples.csv rows (their objective columns), and each row's Pareto rank;
-    `reference`: the oriented objective values (n, K) of the pre-trained model's reference samples."""
+    `reference`, `real`: the oriented objective values (n, K) of the pre-trained model's reference samples and of
+    real held-out samples."""
     g = objectives.from_rows(rows)
     ranks = pareto_ranks(g)
     block = {"objectives": objectives.record(), "front_size": sum(r == 0 for r in ranks),
@@ -225,4 +226,7 @@ def front_summary(objectives: Objectives, rows: Sequence[Mapping[str, Any]],
                               "is the volume the samples dominate in that unit box above the reference point"}
     if reference is not None and len(reference):
         block["reference_hypervolume"] = round(hypervolume(objectives.normalise(reference.double())), 6)
+    if real is not None and len(real):
+        block["real_hypervolume"] = round(hypervolume(objectives.normalise(real.double())), 6)
+        block["real_samples"] = len(real)
     return block, ranks

@@ -71,14 +71,18 @@ def reward_along_steps(trace: list[dict[str, Any]], path: Path) -> bool:
 
 
 def pareto_front(objectives: Objectives, runs: dict[str, list[dict[str, Any]]], path: Path, title: str = "",
-                 reference: Tensor | None = None) -> plt.Figure:
+                 reference: Tensor | None = None, real: Tensor | None = None) -> plt.Figure:
     """The first two objectives of each run's samples.csv rows (label -> rows; raw values, as the terms give
-    them), its front (the points no other point of the run dominates) joined as a staircase, and `reference`
-    (n, K) raw values of the pre-trained model's samples in grey. Returns the (closed) figure."""
+    them), its front (the points no other point of the run dominates) joined as a staircase, `reference` (n, K)
+    raw values of the pre-trained model's samples in grey and `real` (n, K) raw values of real held-out samples as
+    black crosses. Returns the (closed) figure."""
     fig, ax = plt.subplots(figsize=(6.5, 5))
     if reference is not None and len(reference):
         ax.scatter(reference[:, 0].tolist(), reference[:, 1].tolist(), s=12, color="0.7",
                    label=f"pre-trained (n={len(reference)})")
+    if real is not None and len(real):
+        ax.scatter(real[:, 0].tolist(), real[:, 1].tolist(), s=14, marker="x", color="black", linewidths=0.8,
+                   label=f"real held-out (n={len(real)})")
     for k, (name, rows) in enumerate(runs.items()):
         raw, ranks = objectives.raw_rows(rows), pareto_ranks(objectives.from_rows(rows))
         colour = plt.get_cmap("tab10")(k % 10)

@@ -91,10 +91,10 @@ def histogram_labels(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float], summary: dict[str, Any],
-               reference_values: Tensor | None = None) -> None:
+               reference_values: Tensor | None = None, real_values: Tensor | None = None) -> None:
     """reward_hist.png (this run over the pre-trained distribution, labelled by `summary`) and reward_steps.png
-    (from the trace); with a `pareto` block, pareto.png (the reference samples' oriented objective values
-    reference_values (n, K) beside the run's)."""
+    (from the trace); with a `pareto` block, pareto.png (the oriented objective values (n, K) of the reference
+    samples, reference_values, and of real held-out samples, real_values, beside the run's)."""
     started = time.perf_counter()
     if rows:
         plots.reward_histogram([r["reward"] for r in rows], reference, path=folder / "reward_hist.png",
@@ -103,7 +103,8 @@ def make_plots(folder: Path, rows: list[dict[str, Any]], reference: list[float],
         objectives = Objectives.from_record(summary["pareto"]["objectives"])
         plots.pareto_front(objectives, {histogram_labels(summary)["label"]: rows}, folder / "pareto.png",
                            title=histogram_labels(summary)["title"],
-                           reference=None if reference_values is None else objectives.orient(reference_values))
+                           reference=None if reference_values is None else objectives.orient(reference_values),
+                           real=None if real_values is None else objectives.orient(real_values))
     trace_path = folder / "trace.jsonl"
     if trace_path.exists():
         records = [json.loads(line) for line in trace_path.read_text().splitlines()]

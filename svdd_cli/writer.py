@@ -96,10 +96,10 @@ class RunWriter:
         self.domain.write_native(self.folder, self.run.rows)
 
     def finish(self, status: str, reference: list[float], oracle: dict[str, float],
-               reference_values: Tensor | None = None) -> None:
+               reference_values: Tensor | None = None, real_values: Tensor | None = None) -> None:
         """state.json (a finished run is not redone), summary.json and the plots; with objectives, samples.csv
-        gains pareto_rank and summary.json its `pareto` block (reference_values: the oriented objective values
-        (n, K) of the reference samples)."""
+        gains pareto_rank and summary.json its `pareto` block (reference_values, real_values: the oriented
+        objective values (n, K) of the reference samples and of real held-out samples)."""
         if status == "finished":
             self.run.save_state(reference)
         self.summary = summarise({**self.record, "seed": self.config.seed, "precision": self.config.precision},
@@ -112,11 +112,12 @@ class RunWriter:
             sitting = max(time.perf_counter() - self.started, 1e-9)
             self.summary["oracle_calls"] = {**calls, "oracle_share": round(calls["oracle_s"] / sitting, 4)}
         if self.objectives is not None:
-            self.summary["pareto"], ranks = front_summary(self.objectives, self.run.rows, reference_values)
+            self.summary["pareto"], ranks = front_summary(self.objectives, self.run.rows, reference_values,
+                                                          real_values)
             self.run.rows = with_ranks(self.run.rows, ranks, self.objectives)
             write_csv(self.folder / "samples.csv", self.run.rows)
         self.run.write_summary(self.summary)
-        make_plots(self.folder, self.run.rows, reference, self.summary, reference_values)
+        make_plots(self.folder, self.run.rows, reference, self.summary, reference_values, real_values)
 
     def __enter__(self) -> RunWriter:
         return self

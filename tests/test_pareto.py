@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from hydra.utils import instantiate
 from svdd_cli.api import steer
 from svdd_cli.core import Counters, MultiObjective, counted_reward, output_rewards
 from svdd_cli.errors import UserError
-from svdd_cli.fronts import pareto_ranks
+from svdd_cli.fronts import hypervolume, pareto_ranks
 from svdd_cli.oracle_calls import OracleLedger
 from svdd_cli.rewards.pareto import Pareto
 from svdd_cli.rewards.qed import Qed
@@ -146,6 +147,10 @@ def test_a_molecule_run_writes_the_front(tmp_path):
     block = summary["pareto"]
     assert block["front_size"] == len(front) and block["reference_point"] == {"qed": 0.0, "sa": 0.0}
     assert 0 < block["reference_hypervolume"] < 1 and 0 < block["hypervolume"] < 1
+    real = Path(CONFIGS.parent / "checkpoints" / "real_samples" / "molecule.txt").read_text().splitlines()
+    n = summary["settings"]["reference_samples"]
+    truth = Pareto(**MOLECULES).objective_values(real[:n])  # the first reference_samples real test molecules
+    assert block["real_samples"] == n and block["real_hypervolume"] == pytest.approx(hypervolume(truth), abs=1e-6)
     assert (tmp_path / "run" / "pareto.png").stat().st_size > 1000
     again = svdd("run", *TINY, "sampler=best_of_n", f"hydra.run.dir={tmp_path / 'best'}")
     assert again.returncode == 0, again.stderr

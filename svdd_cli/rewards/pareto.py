@@ -13,12 +13,14 @@ i, best_of_n's N, the SMC family's particles, all share output i's weights; othe
 j), and the outputs' weights are spread over the simplex, so the batch spreads along the front while each
 output's choice among its candidates is never dominated by another of them. The run's ledger keeps each sample's
 vector (never a number that depends on the batch), so repeats are free and cached values are exact.
-Cost: one call of every term per distinct sample.
+Cost: one call of every term per distinct sample, and per real sample drawn beside the front (`real_samples`: the
+first `reference_samples` of the domain's shipped real set).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,8 +38,13 @@ class Pareto:
 
     def __init__(self, terms: Mapping[str, str], ranges: Mapping[str, Sequence[float]],
                  options: Mapping[str, Mapping[str, Any]] | None = None, device: str = "auto",
-                 checkpoints: str | None = None, domain: str | None = None) -> None:
+                 checkpoints: str | None = None, domain: str | None = None,
+                 real_samples: str | Path | None = None) -> None:
+        """real_samples: a file of real held-out samples, one a line (scripts/real_samples.py), that a run scores
+        by the terms for pareto.png and summary.json; a missing file: none."""
         self.objectives = Objectives.from_config(terms, ranges)
+        path = Path(real_samples) if real_samples else None
+        self.real_samples = path.read_text().splitlines() if path is not None and path.is_file() else []
         options = options or {}
         self.terms = {name: build_term(name, options.get(name, {}), device, checkpoints, domain) for name in terms}
         set_level = [name for name, term in self.terms.items() if isinstance(term, SetLevel)]
