@@ -178,8 +178,10 @@ def remove_if_empty(folder: Path) -> None:
     """Remove a run folder that a failed job left without a finished sample: only Hydra's and our own files."""
     import shutil
 
-    if not folder.is_dir() or (folder / "samples.jsonl").exists():
-        return
+    from svdd_cli.outputs import RUNNING
+
+    if not folder.is_dir() or (folder / "samples.jsonl").exists() or (folder / RUNNING).exists():
+        return  # finished samples, or another run writing it
     shutil.rmtree(folder / ".hydra", ignore_errors=True)
     for f in [*folder.glob("*.log"), *(folder / name for name in OUR_FILES)]:
         f.unlink(missing_ok=True)

@@ -13,6 +13,7 @@ import csv
 import json
 import math
 import os
+import socket
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -61,8 +62,46 @@ class GrowingFile:
         self.held[folder] = (len(rows), rows[-1]["id"] if rows else "", path.stat().st_size)
 
 
+RUNNING = ".svdd_running"  # in a run folder while a process writes it: "<host> <pid>"
+
+
+def claim(folder: Path) -> Path:
+    """Mark `folder` as written by this process; UserError when a live svdd process of this host holds it (two
+    runs started in the same second share Hydra's folder). A mark left by a killed run, or by another host (whose
+    processes cannot be checked from here), is taken over."""
+    mark = folder / RUNNING
+    for _ in range(2):
+        try:
+            fd = os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, _, pid = mark.read_text().partition(" ")
+            except FileNotFoundError:  # released meanwhile
+                continue
+            if not host or (host == socket.gethostname() and pid.isdigit() and alive(int(pid))):
+                raise UserError(f"{folder} is being written by another svdd run (pid {pid or '?'}); choose "
+                                "another folder with hydra.run.dir=PATH") from None
+            mark.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}")
+        return mark
+    raise UserError(f"{folder} is being claimed by another svdd run; choose another folder with hydra.run.dir=PATH")
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` of this host exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
 class RunFolder:
-    """One run's outputs and its resumable state."""
+    """One run's outputs and its resumable state; the folder is claimed (RUNNING) until close()."""
 
     def __init__(self, folder: Path, settings: dict[str, Any], resume: bool) -> None:
         self.folder, self.settings = folder, settings
@@ -77,13 +116,18 @@ class RunFolder:
         except OSError as err:
             raise UserError(f"cannot write the run folder {folder}: {err.strerror} "
                             "(choose another with hydra.run.dir=PATH)") from None
-        state_path = folder / "state.json"
-        if state_path.exists():
-            if not resume:
-                raise UserError(f"{folder} already holds a run; add resume=true to continue it, "
-                                "or choose another folder with hydra.run.dir=PATH")
-            self._load(json.loads(state_path.read_text()))
-        self.trace_file = open(folder / "trace.jsonl", "a")  # noqa: SIM115 - appended during the whole run
+        self.mark = claim(folder)
+        try:
+            state_path = folder / "state.json"
+            if state_path.exists():
+                if not resume:
+                    raise UserError(f"{folder} already holds a run; add resume=true to continue it, "
+                                    "or choose another folder with hydra.run.dir=PATH")
+                self._load(json.loads(state_path.read_text()))
+            self.trace_file = open(folder / "trace.jsonl", "a")  # noqa: SIM115 - appended during the whole run
+        except BaseException:
+            self.mark.unlink(missing_ok=True)
+            raise
 
     def _load(self, state: dict[str, Any]) -> None:
         changed = sorted(k for k in set(state["settings"]) | set(self.settings)
@@ -141,6 +185,7 @@ class RunFolder:
 
     def close(self) -> None:
         self.trace_file.close()
+        self.mark.unlink(missing_ok=True)
 
 
 def _finished(line: str, done: list[int]) -> bool:

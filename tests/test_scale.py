@@ -67,6 +67,26 @@ def test_rerun_into_a_used_folder_needs_resume_and_same_settings(tiny_checkpoint
     assert changed.returncode == 2 and "seed" in changed.stderr
 
 
+def test_a_folder_another_live_run_writes_is_refused_and_left_alone(tiny_checkpoint, tmp_path):
+    import socket
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / ".svdd_running").write_text(f"{socket.gethostname()} {os.getpid()}")  # this test: a live process
+    (busy / "trace.jsonl").write_text("{}\n")  # the other run's first output
+    refused = svdd("run", *settings(tiny_checkpoint), f"hydra.run.dir={busy}")
+    assert refused.returncode == 2 and f"is being written by another svdd run (pid {os.getpid()})" in refused.stderr
+    assert (busy / "trace.jsonl").read_text() == "{}\n" and (busy / ".svdd_running").exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for owner in (f"{socket.gethostname()} {dead.pid}", f"another-host {os.getpid()}"):  # a killed run's mark
+        (busy / ".svdd_running").write_text(owner)
+        (busy / "state.json").unlink(missing_ok=True)
+        taken = svdd("run", *settings(tiny_checkpoint), f"hydra.run.dir={busy}")
+        assert taken.returncode == 0, taken.stderr
+        assert not (busy / ".svdd_running").exists()  # released when the run ends
+
+
 def test_shards_merge_into_the_single_run_and_report(tiny_checkpoint, tmp_path):
     single = tmp_path / "single"
     assert svdd("run", *settings(tiny_checkpoint), f"hydra.run.dir={single}").returncode == 0
