@@ -10,6 +10,7 @@ G/C); this term pulls each design's composition back, so the set's spectrum stay
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +30,16 @@ def letter_codes(seqs: list[str], alphabet: str) -> np.ndarray:
     return table[np.frombuffer(text, np.uint8)].reshape(len(seqs), -1)
 
 
+def load_spectra(reference: str | Path, domain: str, reward: str,
+                 domains: tuple[str, ...] = SEQUENCE_DOMAINS) -> dict[str, Any]:
+    """A scripts/kmer_spectra.py file of a domain the reward scores (UserError for another domain, or a missing
+    file)."""
+    if domain not in domains:
+        scored = ", ".join(domains) if len(domains) > 2 else " and ".join(domains)
+        raise UserError(f"reward={reward} scores {scored} sequences, not domain={domain}")
+    return load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
+
+
 def kmer_frequencies(codes: np.ndarray, k: int, size: int) -> np.ndarray:
     """(B, L) letter codes in [0, size) -> (B, size**k) k-mer frequencies per row."""
     n = codes.shape[1] - k + 1
@@ -43,9 +54,7 @@ class KmerNaturalness:
     or shorter than the longest k: penalty)."""
 
     def __init__(self, reference: str | Path, domain: str = "dna", penalty: float = -2.0) -> None:
-        if domain not in SEQUENCE_DOMAINS:
-            raise UserError(f"reward=kmer_natural scores {', '.join(SEQUENCE_DOMAINS)} sequences, not domain={domain}")
-        data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
+        data = load_spectra(reference, domain, "kmer_natural")
         self.alphabet = data["alphabet"]
         self.domains = (domain,)
         self.spectra = {int(k): np.asarray(v) for k, v in data["spectra"].items()}

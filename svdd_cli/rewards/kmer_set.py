@@ -22,9 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from svdd_cli.errors import UserError
-from svdd_cli.naturalness.reference import load_reference
-from svdd_cli.rewards.kmer_natural import kmer_frequencies, letter_codes
+from svdd_cli.rewards.kmer_natural import kmer_frequencies, letter_codes, load_spectra
 
 
 def pearson_gradient(m: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -46,9 +44,7 @@ class KmerSetNaturalness:
     def __init__(self, reference: str | Path, domain: str = "dna", k: int = 3,
                  sets: tuple[str, ...] | None = None) -> None:
         """sets: which of the reference's real sets to pull toward (None: all of them)."""
-        if domain not in ("dna", "rna"):
-            raise UserError(f"reward=kmer_set scores dna and rna sequences, not domain={domain}")
-        data = load_reference(reference, "reward.reference", "scripts/kmer_spectra.py")
+        data = load_spectra(reference, domain, "kmer_set", ("dna", "rna"))  # real sets: DNA's cells, RNA's UTRs
         self.alphabet = data["alphabet"]
         self.domains = (domain,)
         real = data.get("sets", {})
